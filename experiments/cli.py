@@ -1,0 +1,217 @@
+"""The ``sidemesh`` command line: a thin edge that parses arguments and calls the API.
+
+Bad input of any kind (spec file, override, CSV topology, output folder) prints one message naming
+the file, the key and what is allowed, exits with status 2 and writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from experiments import reference
+from experiments.runner import RunResult, run, summary_json
+from experiments.spec import SpecError, load_spec
+from mesh.simulation import SimulationError
+from topologies.base import TopologyError
+
+
+class UsageFailure(click.ClickException):
+    """Bad input: message on stderr, exit status 2."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sidemesh")
+def main() -> None:
+    """sidemesh: emulate Sidewalk-style neighbourhood networks of BLE/FSK/LoRa bridges and
+    battery endpoints, and report coverage, latency and energy."""
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[float, float], None] | None]:
+    if not enabled:
+        yield None
+        return
+    started = time.perf_counter()
+    with click.progressbar(length=1000, label="simulating", file=sys.stderr, show_eta=False) as bar:
+        last = [0]
+
+        def update(sim_s: float, duration_s: float) -> None:
+            done = min(1000, int(1000 * sim_s / duration_s))
+            elapsed = time.perf_counter() - started
+            eta = elapsed * (1000 - done) / done if done else 0.0
+            bar.label = f"simulated {sim_s / 3600:6.2f} h of {duration_s / 3600:.2f} h, ETA {eta:5.1f} s"
+            bar.update(done - last[0])
+            last[0] = done
+
+        yield update
+
+
+@main.command("run")
+@click.argument("spec", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--seed", type=int, help="Seed of every random stream (overrides [scenario] seed).")
+@click.option("--duration", help="Simulated time, e.g. 6h, 90m, 3600s (overrides duration_s).")
+@click.option(
+    "--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
+    help="Override one spec key; VALUE in TOML syntax. Repeatable.",
+)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Write results here.")
+@click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of the table.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def run_command(
+    spec: Path | None, seed: int | None, duration: str | None, overrides: tuple[str, ...],
+    out_dir: Path | None, as_json: bool, quiet: bool,
+) -> None:
+    """Run SPEC (default: the built-in suburb scenario) and print a summary."""
+    try:
+        loaded = load_spec(spec, overrides, seed=seed, duration=duration)
+    except SpecError as err:
+        raise UsageFailure(str(err)) from None
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        raise UsageFailure(f"--out {out_dir}: exists and is not a folder")
+    show_progress = not quiet and sys.stderr.isatty()
+    try:
+        with _progress(show_progress) as progress:
+            result = run(loaded, progress=progress, command=["sidemesh", *sys.argv[1:]])
+    except (TopologyError, SimulationError) as err:
+        raise UsageFailure(f"{loaded.source}: [topology]: {err}") from None
+    if out_dir is not None:
+        try:
+            result.write(out_dir)
+        except OSError as err:
+            raise UsageFailure(f"--out {out_dir}: cannot write ({err.strerror or err})") from None
+    if as_json:
+        click.echo(summary_json(result.summary), nl=False)
+    else:
+        click.echo(format_summary(result))
+        if out_dir is not None:
+            click.echo(f"\nresults written to {out_dir}/")
+
+
+def _num(value: Any, fmt: str = ".3f", scale: float = 1.0, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    return f"{value * scale:{fmt}}{unit}"
+
+
+def format_summary(result: RunResult) -> str:
+    s = result.summary
+    lat = s["latency_s"]
+    en = s["energy"]
+    pk = s["packets"]
+    lines = [
+        f"scenario {s['scenario']!r}  seed {s['seed']}  simulated {s['duration_s'] / 3600:g} h  "
+        f"wall {result.wall_time_s:.1f} s",
+        f"nodes: {s['nodes']['bridges']} bridges, {s['nodes']['endpoints']} endpoints",
+        "",
+        f"  {'metric':<30}{'value':>14}",
+        f"  {'-' * 44}",
+        f"  {'packet delivery ratio':<30}{_num(s['pdr'], '.2%'):>14}",
+        f"  {'endpoint coverage (PDR>=' + format(s['coverage_pdr_threshold'], 'g') + ')':<30}"
+        f"{_num(s['endpoint_coverage'], '.2%'):>14}",
+        f"  {'area coverage (' + s['area_link'] + ')':<30}{_num(s['area_coverage'], '.2%'):>14}",
+        f"  {'latency mean':<30}{_num(lat['mean'], '.3f', unit=' s'):>14}",
+        f"  {'latency p50 / p95 / p99':<30}{_num(lat['p50'], '.2f')} / {_num(lat['p95'], '.2f')} / "
+        f"{_num(lat['p99'], '.2f')} s",
+        f"  {'energy per endpoint':<30}{_num(en['per_endpoint_mean_j'], '.2f', unit=' J'):>14}",
+        f"  {'energy per delivered packet':<30}"
+        f"{_num(en['per_delivered_packet_j'], '.2f', 1e3, ' mJ'):>14}",
+        f"  {'mean current':<30}{_num(en['mean_current_ua'], '.1f', unit=' uA'):>14}",
+        f"  {'battery life (median)':<30}{_num(en['battery_life_days'], '.0f', unit=' d'):>14}",
+        "",
+        f"  packets: {pk['generated']} generated, {pk['delivered']} delivered, "
+        f"{pk['transmissions']} frames sent",
+    ]
+    drops = {k: v for k, v in pk["dropped"].items() if v}
+    if drops:
+        lines.append("  dropped: " + ", ".join(f"{k} {v}" for k, v in drops.items()))
+    lines.append("")
+    lines.append(
+        f"  {'link':<6}{'endpoints':>10}{'PDR':>9}{'covered':>9}{'area':>8}{'p95 lat':>10}"
+        f"{'life':>9}"
+    )
+    for link, entry in s["by_link"].items():
+        lines.append(
+            f"  {link:<6}{entry['endpoints']:>10}{_num(entry['pdr'], '.1%'):>9}"
+            f"{_num(entry['endpoint_coverage'], '.1%'):>9}{_num(entry['area_coverage'], '.0%'):>8}"
+            f"{_num(entry['latency_s']['p95'], '.2f', unit=' s'):>10}"
+            f"{_num(entry['battery_life_days_median'], '.0f', unit=' d'):>9}"
+        )
+    return "\n".join(lines)
+
+
+def _echo_rows(rows: list[reference.KeyDoc], indent: str = "    ") -> None:
+    for r in rows:
+        unit = f" {r.unit}" if r.unit else ""
+        click.echo(f"{indent}{r.key:<26} {r.default:<14}{unit:<5} {r.doc}")
+
+
+@main.command("radios")
+def radios_command() -> None:
+    """List links, PHY parameters, energy profiles, batteries and propagation models."""
+    from mesh.config import EndpointConfig
+    from radios.energy import BATTERIES, RADIO_PROFILES
+    from radios.propagation import PROPAGATION_MODELS
+
+    rows = reference.describe(EndpointConfig)
+    for link in ("lora", "fsk", "ble"):
+        click.echo(f"link {link} ([endpoint] {link} = {{ ... }}):")
+        _echo_rows([r for r in rows if r.key.startswith(f"{link}.")])
+        click.echo("")
+    click.echo("radio energy profiles:")
+    for name, p in RADIO_PROFILES.items():
+        tx = ", ".join(
+            f"{lvl:g} dBm {cur * 1e3:.1f} mA" for lvl, cur in zip(p.tx_levels_dbm, p.tx_current_a, strict=True)
+        )
+        click.echo(
+            f"    {name:<10} {p.voltage_v:g} V; TX {tx}; RX {p.rx_current_a * 1e3:.2f} mA; "
+            f"idle {p.idle_current_a * 1e3:.2f} mA; sleep {p.sleep_current_a * 1e6:.2f} uA"
+        )
+    click.echo("\nbatteries ([endpoint] battery = NAME):")
+    for name, b in BATTERIES.items():
+        click.echo(f"    {name:<12} {b.capacity_mah:g} mAh at {b.voltage_v:g} V ({b.capacity_j:.0f} J)")
+    click.echo("\npropagation models ([propagation] model = NAME):")
+    for name, model in PROPAGATION_MODELS.items():
+        click.echo(f"  {name}:")
+        _echo_rows(reference.describe(model))
+
+
+@main.command("topologies")
+def topologies_command() -> None:
+    """List topology kinds and their parameters."""
+    from topologies import TOPOLOGY_KINDS
+
+    for name, kind in TOPOLOGY_KINDS.items():
+        click.echo(f'[topology] kind = "{name}": {kind.doc}')
+        _echo_rows(reference.describe(kind.params_type))
+        click.echo("")
+
+
+@main.command("reference")
+def reference_command() -> None:
+    """Print the spec-file reference (Markdown), as in README."""
+    click.echo(reference.markdown())
+
+
+@main.command("validate")
+@click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE")
+def validate_command(spec: Path, overrides: tuple[str, ...]) -> None:
+    """Check SPEC without running it; print the resolved tables."""
+    try:
+        loaded = load_spec(spec, overrides)
+    except SpecError as err:
+        raise UsageFailure(str(err)) from None
+    click.echo(json.dumps(loaded.data, indent=2, sort_keys=True, default=str))

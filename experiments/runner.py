@@ -1,0 +1,173 @@
+"""The runner: one spec in, one result out, and writing it to a folder.
+
+``run(spec) -> RunResult`` is a pure function of the spec (its seed included): the engine's raw
+records plus the summary. ``RunResult.write(out_dir)`` writes ``summary.json`` (metrics only, so it is
+byte-identical for the same spec and seed), ``run.json`` (versions, wall time, command, spec),
+``endpoints.csv`` and ``packets.csv``. Every file is written to a temporary name and renamed into
+place, and a new folder is assembled aside and renamed as a whole, so an interrupted write leaves
+no partial file behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from experiments.spec import Spec
+from experiments.summary import endpoint_table, summarize
+from mesh.records import FATE_NAMES
+from mesh.simulation import SimResult, simulate
+
+
+@dataclass(frozen=True)
+class RunResult:
+    spec: Spec
+    sim: SimResult
+    summary: Mapping[str, Any]
+    wall_time_s: float
+    command: tuple[str, ...] = field(default=())
+
+    def run_info(self) -> dict[str, Any]:
+        return {
+            "command": list(self.command),
+            "spec_source": self.spec.source,
+            "spec": self.spec.data,
+            "seed": self.spec.config.scenario.seed,
+            "wall_time_s": round(self.wall_time_s, 3),
+            "versions": versions(),
+            "platform": platform.platform(),
+            "neighbour_pairs": self.sim.neighbour_pairs,
+            "transmissions": self.sim.transmissions,
+        }
+
+    def write(self, out_dir: str | Path) -> Path:
+        """Write the four result files into ``out_dir`` atomically; return the folder."""
+        files = {
+            "summary.json": summary_json(self.summary),
+            "run.json": json.dumps(self.run_info(), indent=2, sort_keys=True, default=str) + "\n",
+            "endpoints.csv": endpoints_csv(self.sim),
+            "packets.csv": packets_csv(self.sim),
+        }
+        return write_folder(Path(out_dir), files)
+
+
+def run(
+    spec: Spec,
+    progress: Callable[[float, float], None] | None = None,
+    command: Sequence[str] = (),
+) -> RunResult:
+    """Simulate ``spec`` and summarise it."""
+    started = time.perf_counter()
+    sim = simulate(spec.config, progress=progress)
+    summary = summarize(sim)
+    return RunResult(spec, sim, summary, time.perf_counter() - started, tuple(command))
+
+
+def versions() -> dict[str, str]:
+    names = ("sidemesh", "simpy", "numpy", "scipy", "click")
+    found = {"python": sys.version.split()[0]}
+    for name in names:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def summary_json(summary: Mapping[str, Any]) -> str:
+    return json.dumps(summary, indent=2, sort_keys=True, allow_nan=False) + "\n"
+
+
+def _csv_text(header: Sequence[str], rows: Any) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _fmt(column: np.ndarray) -> list[str]:
+    if column.dtype == bool:
+        return ["true" if v else "false" for v in column.tolist()]
+    if np.issubdtype(column.dtype, np.floating):
+        return ["" if not np.isfinite(v) else f"{v:.10g}" for v in column.tolist()]
+    return [str(v) for v in column.tolist()]
+
+
+def endpoints_csv(sim: SimResult) -> str:
+    table = endpoint_table(sim)
+    header = list(table)
+    return _csv_text(header, zip(*(_fmt(np.asarray(table[k])) for k in header), strict=True))
+
+
+def packets_csv(sim: SimResult) -> str:
+    r = sim.records
+    classes = sim.config.endpoint_classes
+    class_index = sim.class_of_node[r.endpoint]
+    names = np.array([c.name for c in classes], dtype=object)
+    links = np.array([c.link for c in classes], dtype=object)
+    fates = np.array(FATE_NAMES, dtype=object)
+    columns = {
+        "packet": np.arange(len(r)),
+        "endpoint": r.endpoint,
+        "class": names[class_index] if len(r) else np.zeros(0, dtype=object),
+        "link": links[class_index] if len(r) else np.zeros(0, dtype=object),
+        "generated_s": r.generated_s,
+        "delivered_s": r.delivered_s,
+        "latency_s": r.delivered_s - r.generated_s,
+        "fate": fates[r.fate] if len(r) else np.zeros(0, dtype=object),
+        "transmissions": r.transmissions,
+        "fragments": r.fragments,
+        "server_copies": r.copies,
+    }
+    header = list(columns)
+    return _csv_text(header, zip(*(_fmt(np.asarray(columns[k])) for k in header), strict=True))
+
+
+def write_folder(out_dir: Path, files: Mapping[str, str]) -> Path:
+    """Write ``files`` into ``out_dir`` so that no reader ever sees a partial file.
+
+    A new folder is assembled next to its final place and renamed into it; into an existing
+    folder each file is written to a temporary name and renamed over the old one.
+    """
+    out_dir = out_dir.resolve()
+    parent = out_dir.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    if not out_dir.exists():
+        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=parent))
+        try:
+            for name, text in files.items():
+                (staging / name).write_text(text, encoding="utf-8")
+            os.replace(staging, out_dir)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return out_dir
+    for name, text in files.items():
+        write_atomic(out_dir / name, text)
+    return out_dir
+
+
+def write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

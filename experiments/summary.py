@@ -1,0 +1,186 @@
+"""Summaries: the metrics of one run, computed from the engine's raw records.
+
+Per endpoint: packets generated and delivered, PDR, latency (generation -> first arrival at the
+network server of the last fragment), charge and energy by radio state and MCU, mean current and
+projected battery life (battery capacity / mean current). Aggregates: PDR, endpoint coverage (share
+of endpoints with traffic whose PDR reaches the threshold), area coverage (link budget, see
+``mesh.coverage``), latency mean/p50/p95/p99, energy per delivered packet, drops by reason.
+
+Floats are rounded to 10 significant digits so that ``summary.json`` is byte-identical for the same
+spec and seed on any machine (last-bit differences of libm and SIMD paths vanish).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from mesh.config import LINKS
+from mesh.ledger import STATE_NAMES
+from mesh.records import DELIVERED, DROP_REASONS, FATE_NAMES, PENDING
+from mesh.simulation import SimResult
+
+SECONDS_PER_DAY = 86_400.0
+CHARGE_NAMES: tuple[str, ...] = (*STATE_NAMES, "mcu")
+
+
+def rounded(value: Any) -> Any:
+    """Round floats (recursively) to 10 significant digits; NaN/inf become None."""
+    if isinstance(value, dict):
+        return {k: rounded(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [rounded(v) for v in value]
+    if isinstance(value, float | np.floating):
+        x = float(value)
+        if not np.isfinite(x):
+            return None
+        return float(f"{x:.10g}")
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def endpoint_table(sim: SimResult) -> dict[str, np.ndarray]:
+    """Per-endpoint columns (rows in node order of the endpoints)."""
+    records = sim.records
+    nodes = sim.endpoint_ids
+    n_nodes = sim.topology.n_nodes
+    generated = np.bincount(records.endpoint, minlength=n_nodes)[nodes]
+    delivered_mask = records.fate == DELIVERED
+    delivered = np.bincount(records.endpoint[delivered_mask], minlength=n_nodes)[nodes]
+    latency = records.delivered_s - records.generated_s
+    lat_sum = np.bincount(
+        records.endpoint[delivered_mask], weights=latency[delivered_mask], minlength=n_nodes
+    )[nodes]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pdr = np.where(generated > 0, delivered / np.maximum(generated, 1), np.nan)
+        latency_mean = np.where(delivered > 0, lat_sum / np.maximum(delivered, 1), np.nan)
+    charge = sim.charge_c[nodes]
+    voltage = sim.battery_voltage_v[nodes]
+    energy = charge * voltage[:, None]
+    mean_current = charge.sum(axis=1) / sim.horizon_s
+    with np.errstate(divide="ignore"):
+        life_days = sim.battery_capacity_c[nodes] / mean_current / SECONDS_PER_DAY
+    classes = sim.config.endpoint_classes
+    class_index = sim.class_of_node[nodes]
+    columns: dict[str, np.ndarray] = {
+        "node": nodes,
+        "class": np.array([classes[i].name for i in class_index], dtype=object),
+        "link": np.array([classes[i].link for i in class_index], dtype=object),
+        "x_m": sim.topology.positions_m[nodes, 0],
+        "y_m": sim.topology.positions_m[nodes, 1],
+        "indoor": sim.topology.indoor[nodes],
+        "generated": generated,
+        "delivered": delivered,
+        "pdr": pdr,
+        "latency_mean_s": latency_mean,
+    }
+    for k, name in enumerate(CHARGE_NAMES):
+        columns[f"energy_{name}_j"] = energy[:, k]
+    columns["energy_j"] = energy.sum(axis=1)
+    columns["mean_current_ua"] = mean_current * 1e6
+    columns["battery_life_days"] = life_days
+    return columns
+
+
+def _latency_stats(latency_s: np.ndarray) -> dict[str, float | None]:
+    if latency_s.size == 0:
+        return {"mean": None, "p50": None, "p95": None, "p99": None}
+    p50, p95, p99 = np.percentile(latency_s, [50, 95, 99])
+    return {"mean": float(latency_s.mean()), "p50": p50, "p95": p95, "p99": p99}
+
+
+def _group(
+    sim: SimResult, table: dict[str, np.ndarray], rows: np.ndarray, packets: np.ndarray
+) -> dict[str, Any]:
+    records = sim.records
+    generated = int(packets.sum())
+    delivered_mask = packets & (records.fate == DELIVERED)
+    delivered = int(delivered_mask.sum())
+    latency = records.delivered_s[delivered_mask] - records.generated_s[delivered_mask]
+    with_traffic = rows & (table["generated"] > 0)
+    threshold = sim.config.metrics.coverage_pdr_threshold
+    covered = int(np.sum(table["pdr"][with_traffic] >= threshold))
+    life = table["battery_life_days"][rows]
+    energy = table["energy_j"][rows]
+    return {
+        "endpoints": int(rows.sum()),
+        "generated": generated,
+        "delivered": delivered,
+        "pdr": delivered / generated if generated else None,
+        "endpoint_coverage": covered / int(with_traffic.sum()) if with_traffic.any() else None,
+        "latency_s": _latency_stats(latency),
+        "energy_per_endpoint_mean_j": float(energy.mean()) if energy.size else None,
+        "battery_life_days_median": float(np.median(life)) if life.size else None,
+    }
+
+
+def summarize(sim: SimResult) -> dict[str, Any]:
+    """The ``summary.json`` document of one run (metrics only: no wall clock, no host)."""
+    records = sim.records
+    if np.any(records.fate == PENDING):
+        raise AssertionError("a packet was left without a fate")  # engine invariant
+    table = endpoint_table(sim)
+    all_rows = np.ones(table["node"].size, dtype=bool)
+    all_packets = np.ones(len(records), dtype=bool)
+    overall = _group(sim, table, all_rows, all_packets)
+    dropped = {
+        reason: int(np.sum(records.fate == FATE_NAMES.index(reason))) for reason in DROP_REASONS
+    }
+    energy = table["energy_j"]
+    delivered = overall["delivered"]
+    by_state = {
+        name: float(table[f"energy_{name}_j"].mean()) if energy.size else None
+        for name in CHARGE_NAMES
+    }
+    life = table["battery_life_days"]
+    by_link: dict[str, Any] = {}
+    packet_link = np.array([sim.config.endpoint_classes[i].link for i in sim.class_of_node[records.endpoint]]) if len(records) else np.zeros(0, dtype=str)
+    for link in LINKS:
+        rows = table["link"] == link
+        if rows.any():
+            entry = _group(sim, table, rows, packet_link == link)
+            entry["area_coverage"] = sim.area_coverage.get(link)
+            by_link[link] = entry
+    by_class: dict[str, Any] = {}
+    for cls in sim.config.endpoint_classes:
+        rows = table["class"] == cls.name
+        packets = np.isin(records.endpoint, table["node"][rows])
+        entry = _group(sim, table, rows, packets)
+        entry["link"] = cls.link
+        by_class[cls.name] = entry
+    scenario = sim.config.scenario
+    summary: dict[str, Any] = {
+        "scenario": scenario.name,
+        "seed": scenario.seed,
+        "duration_s": scenario.duration_s,
+        "horizon_s": sim.horizon_s,
+        "nodes": {"bridges": sim.topology.n_bridges, "endpoints": sim.topology.n_endpoints},
+        "pdr": overall["pdr"],
+        "endpoint_coverage": overall["endpoint_coverage"],
+        "coverage_pdr_threshold": sim.config.metrics.coverage_pdr_threshold,
+        "area_coverage": sim.area_coverage.get(sim.area_link),
+        "area_link": sim.area_link,
+        "area_coverage_by_link": dict(sim.area_coverage),
+        "latency_s": overall["latency_s"],
+        "energy": {
+            "per_endpoint_mean_j": float(energy.mean()) if energy.size else None,
+            "per_endpoint_by_state_mean_j": by_state,
+            "per_delivered_packet_j": float(energy.sum()) / delivered if delivered else None,
+            "mean_current_ua": float(np.mean(table["mean_current_ua"])) if energy.size else None,
+            "battery_life_days": float(np.median(life)) if life.size else None,
+            "battery_life_days_p10": float(np.percentile(life, 10)) if life.size else None,
+        },
+        "packets": {
+            "generated": overall["generated"],
+            "delivered": delivered,
+            "dropped": dropped,
+            "transmissions": int(records.transmissions.sum()),
+            "server_copies": int(records.copies.sum()),
+            "ack_frames": sim.ack_frames,
+        },
+        "by_link": by_link,
+        "by_class": by_class,
+    }
+    return rounded(summary)

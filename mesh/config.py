@@ -1,0 +1,352 @@
+"""Typed, frozen configuration of one simulation run.
+
+Every section of a spec file maps onto one dataclass here (or onto a parameter dataclass owned by
+``radios`` or ``topologies``). Field metadata carries a one-line ``doc`` and a ``unit``: the spec
+loader, ``sidemesh radios``/``topologies`` listings and the README reference are all generated from
+it, so a key exists in exactly one place. Values marked ASSUMPTION are not published by Amazon or a
+chip vendor; they are defaults a user is expected to revisit.
+
+Nothing here runs; ``mesh.simulation.simulate`` consumes a :class:`SimConfig`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from radios.ble import BleParams
+from radios.fsk import FskParams
+from radios.lora import LoraParams
+from radios.propagation import LogDistance
+
+LINKS: tuple[str, ...] = ("ble", "fsk", "lora")
+LinkName = Literal["ble", "fsk", "lora"]
+
+
+class ConfigError(ValueError):
+    """A configuration value is out of its allowed range. ``key`` names the field."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+        self.message = message
+
+
+def doc(text: str, unit: str = "") -> dict[str, str]:
+    """Field metadata: one-line documentation and unit."""
+    return {"doc": text, "unit": unit}
+
+
+def _require(cond: bool, key: str, message: str) -> None:
+    if not cond:
+        raise ConfigError(key, message)
+
+
+@dataclass(frozen=True)
+class ScenarioConfig:
+    duration_s: float = field(
+        default=3600.0, metadata=doc("simulated time during which traffic is generated", "s")
+    )
+    seed: int = field(default=1, metadata=doc("seed of every random stream of the run"))
+    name: str = field(default="scenario", metadata=doc("free-text name, copied to the results"))
+
+    def __post_init__(self) -> None:
+        _require(
+            math.isfinite(self.duration_s) and self.duration_s > 0,
+            "duration_s",
+            f"must be a finite number > 0, got {self.duration_s}",
+        )
+        _require(0 <= self.seed < 2**63, "seed", f"must be an integer in 0..2**63-1, got {self.seed}")
+
+
+@dataclass(frozen=True)
+class MediumConfig:
+    capture: bool = field(
+        default=True,
+        metadata=doc(
+            "capture effect: a reception survives overlap when its SIR clears the threshold; "
+            "false means any overlap on the channel destroys both (pure ALOHA)"
+        ),
+    )
+    lora_rejection: str = field(
+        default="goursaud",
+        metadata=doc("LoRa SIR threshold matrix: goursaud (Goursaud & Gorce 2015) or croce (2018)"),
+    )
+    interference_margin_db: float = field(
+        default=6.0,
+        metadata=doc(
+            "interferers weaker than (lowest sensitivity - largest SIR threshold - this margin) "
+            "are ignored; neighbour tables are pruned there",
+            "dB",
+        ),
+    )
+
+    def __post_init__(self) -> None:
+        _require(
+            self.lora_rejection in ("goursaud", "croce"),
+            "lora_rejection",
+            f"must be one of goursaud, croce; got {self.lora_rejection!r}",
+        )
+        _require(
+            0 <= self.interference_margin_db <= 60,
+            "interference_margin_db",
+            f"must be in 0..60, got {self.interference_margin_db}",
+        )
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    """One class of battery endpoints. ``[endpoint]`` gives the defaults of every class."""
+
+    name: str = field(default="endpoint", metadata=doc("class name (trackers, leak sensors, ...)"))
+    share: float = field(default=1.0, metadata=doc("share of all endpoints in this class"))
+    link: str = field(default="lora", metadata=doc("radio link used for uplinks: ble, fsk or lora"))
+    traffic: str = field(
+        default="periodic", metadata=doc("traffic model: periodic (with jitter) or poisson")
+    )
+    interval_s: float = field(
+        default=900.0, metadata=doc("period (periodic) or mean inter-arrival time (poisson)", "s")
+    )
+    jitter_s: float = field(
+        default=0.0,
+        metadata=doc("periodic only: each generation is moved by U(-jitter, +jitter)", "s"),
+    )
+    payload_bytes: int = field(default=19, metadata=doc("application payload per packet", "B"))
+    oversize: str = field(
+        default="reject",
+        metadata=doc("payload over the link MTU: reject (drop as over_mtu) or fragment"),
+    )
+    tx_power_dbm: float = field(default=14.0, metadata=doc("transmit power", "dBm"))
+    battery: str = field(
+        default="2xAA", metadata=doc("battery: 2xAA, CR2032 or Li-SOCl2-AA (radios.energy)")
+    )
+    acked: bool = field(
+        default=False,
+        metadata=doc("acknowledged uplinks: the best bridge answers; retries with backoff"),
+    )
+    max_retries: int = field(default=3, metadata=doc("retransmissions after a missing ACK"))
+    backoff_max_s: float = field(
+        default=2.0, metadata=doc("retry and LBT backoff drawn from U(0, backoff_max_s)", "s")
+    )
+    ack_delay_s: float = field(
+        default=1.0,
+        metadata=doc("ACK sent this long after the uplink ends (ASSUMPTION, like LoRaWAN RX1)", "s"),
+    )
+    ack_window_s: float = field(
+        default=0.05,
+        metadata=doc("receive window kept open when no ACK arrives (ASSUMPTION)", "s"),
+    )
+    ack_payload_bytes: int = field(default=1, metadata=doc("ACK payload on air (ASSUMPTION)", "B"))
+    lbt: bool = field(default=False, metadata=doc("listen before talk before each transmission"))
+    lbt_threshold_dbm: float = field(
+        default=-90.0, metadata=doc("channel is busy when any transmission is heard above", "dBm")
+    )
+    lbt_sense_s: float = field(
+        default=0.005, metadata=doc("receiver on-time of one LBT channel assessment (ASSUMPTION)", "s")
+    )
+    lbt_max_attempts: int = field(
+        default=5, metadata=doc("busy assessments before the packet is dropped as channel_busy")
+    )
+    lora: LoraParams = field(default_factory=LoraParams, metadata=doc("LoRa PHY parameters"))
+    fsk: FskParams = field(default_factory=FskParams, metadata=doc("FSK PHY parameters"))
+    ble: BleParams = field(default_factory=BleParams, metadata=doc("BLE advertising parameters"))
+
+    def __post_init__(self) -> None:
+        _require(self.link in LINKS, "link", f"must be one of {', '.join(LINKS)}; got {self.link!r}")
+        _require(
+            self.traffic in ("periodic", "poisson"),
+            "traffic",
+            f"must be periodic or poisson; got {self.traffic!r}",
+        )
+        _require(
+            math.isfinite(self.interval_s) and self.interval_s > 0,
+            "interval_s",
+            f"must be > 0, got {self.interval_s}",
+        )
+        _require(
+            0 <= self.jitter_s <= self.interval_s / 2,
+            "jitter_s",
+            f"must be in 0..interval_s/2 ({self.interval_s / 2}), got {self.jitter_s}",
+        )
+        _require(
+            0 < self.share <= 1, "share", f"must be in (0, 1], got {self.share}"
+        )
+        _require(
+            0 <= self.payload_bytes <= 65535,
+            "payload_bytes",
+            f"must be in 0..65535, got {self.payload_bytes}",
+        )
+        _require(
+            self.oversize in ("reject", "fragment"),
+            "oversize",
+            f"must be reject or fragment; got {self.oversize!r}",
+        )
+        _require(
+            -30 <= self.tx_power_dbm <= 30,
+            "tx_power_dbm",
+            f"must be in -30..30, got {self.tx_power_dbm}",
+        )
+        _require(0 <= self.max_retries <= 255, "max_retries", "must be in 0..255")
+        for key in ("backoff_max_s", "ack_delay_s", "ack_window_s", "lbt_sense_s"):
+            value = getattr(self, key)
+            _require(math.isfinite(value) and value >= 0, key, f"must be >= 0, got {value}")
+        _require(0 <= self.ack_payload_bytes <= 255, "ack_payload_bytes", "must be in 0..255")
+        _require(self.lbt_max_attempts >= 1, "lbt_max_attempts", "must be >= 1")
+
+    @property
+    def mtu_bytes(self) -> int:
+        """Largest application payload one transmission of this class's link carries."""
+        return int(getattr(self, self.link).mtu_bytes)
+
+
+@dataclass(frozen=True)
+class BridgeConfig:
+    links: tuple[str, ...] = field(
+        default=LINKS, metadata=doc("radios every bridge listens with: any of ble, fsk, lora")
+    )
+    ble_tx_power_dbm: float = field(
+        default=8.0, metadata=doc("BLE transmit power (ASSUMPTION; nRF52840 maximum)", "dBm")
+    )
+    fsk_tx_power_dbm: float = field(
+        default=20.0, metadata=doc("FSK transmit power (ASSUMPTION)", "dBm")
+    )
+    lora_tx_power_dbm: float = field(
+        default=20.0, metadata=doc("LoRa transmit power (ASSUMPTION)", "dBm")
+    )
+    lora_demodulators: int = field(
+        default=8,
+        metadata=doc("LoRa packets decoded at once (SX1301/SX1302 gateway: 8 paths)"),
+    )
+    fsk_demodulators: int = field(default=1, metadata=doc("FSK packets decoded at once"))
+    ble_demodulators: int = field(default=1, metadata=doc("BLE PDUs received at once"))
+    scan_interval_s: float = field(
+        default=0.1, metadata=doc("BLE scan interval; channel 37->38->39 each interval", "s")
+    )
+    scan_window_s: float = field(
+        default=0.1,
+        metadata=doc("BLE scan window per interval (= interval: continuous, ASSUMPTION)", "s"),
+    )
+    backhaul_latency_median_s: float = field(
+        default=0.05,
+        metadata=doc("median bridge -> network server latency, log-normal (ASSUMPTION)", "s"),
+    )
+    backhaul_latency_sigma: float = field(
+        default=0.5, metadata=doc("log-normal shape (sigma of ln latency) (ASSUMPTION)")
+    )
+    backhaul_availability: float = field(
+        default=1.0,
+        metadata=doc("long-run share of time the internet link is up; 1 = never down"),
+    )
+    backhaul_outage_mean_s: float = field(
+        default=1800.0, metadata=doc("mean length of one backhaul outage (ASSUMPTION)", "s")
+    )
+
+    def __post_init__(self) -> None:
+        _require(len(self.links) > 0, "links", "must name at least one of ble, fsk, lora")
+        for link in self.links:
+            _require(link in LINKS, "links", f"unknown link {link!r}; allowed: {', '.join(LINKS)}")
+        _require(len(set(self.links)) == len(self.links), "links", "lists a link twice")
+        for key in ("lora_demodulators", "fsk_demodulators", "ble_demodulators"):
+            _require(1 <= getattr(self, key) <= 64, key, "must be in 1..64")
+        _require(self.scan_interval_s > 0, "scan_interval_s", "must be > 0")
+        _require(
+            0 < self.scan_window_s <= self.scan_interval_s,
+            "scan_window_s",
+            "must be in (0, scan_interval_s]",
+        )
+        _require(self.backhaul_latency_median_s >= 0, "backhaul_latency_median_s", "must be >= 0")
+        _require(self.backhaul_latency_sigma >= 0, "backhaul_latency_sigma", "must be >= 0")
+        _require(
+            0 < self.backhaul_availability <= 1,
+            "backhaul_availability",
+            f"must be in (0, 1], got {self.backhaul_availability}",
+        )
+        _require(self.backhaul_outage_mean_s > 0, "backhaul_outage_mean_s", "must be > 0")
+        for key in ("ble_tx_power_dbm", "fsk_tx_power_dbm", "lora_tx_power_dbm"):
+            _require(-30 <= getattr(self, key) <= 30, key, "must be in -30..30")
+
+    def tx_power_dbm(self, link: str) -> float:
+        return float(getattr(self, f"{link}_tx_power_dbm"))
+
+    def demodulators(self, link: str) -> int:
+        return int(getattr(self, f"{link}_demodulators"))
+
+
+@dataclass(frozen=True)
+class PropagationExtras:
+    """Terms added to whichever path-loss model is chosen."""
+
+    wall_loss_db: float = field(
+        default=10.0,
+        metadata=doc(
+            "added once per indoor end of a link (ITU-R P.2109-style building entry; ASSUMPTION)",
+            "dB",
+        ),
+    )
+
+    def __post_init__(self) -> None:
+        _require(0 <= self.wall_loss_db <= 60, "wall_loss_db", "must be in 0..60")
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    coverage_pdr_threshold: float = field(
+        default=0.9, metadata=doc("an endpoint is covered when its PDR reaches this")
+    )
+    area_link: str = field(
+        default="auto",
+        metadata=doc("link whose reach gives area_coverage: ble, fsk, lora or auto (largest class)"),
+    )
+    area_probe_spacing_m: float = field(
+        default=0.0,
+        metadata=doc("probe grid spacing; 0 chooses about 40,000 probes over the area", "m"),
+    )
+    area_margin_m: float = field(
+        default=0.0, metadata=doc("probes closer than this to the area's edge are left out", "m")
+    )
+
+    def __post_init__(self) -> None:
+        _require(
+            0 < self.coverage_pdr_threshold <= 1,
+            "coverage_pdr_threshold",
+            "must be in (0, 1]",
+        )
+        _require(
+            self.area_link in (*LINKS, "auto"),
+            "area_link",
+            f"must be one of ble, fsk, lora, auto; got {self.area_link!r}",
+        )
+        _require(self.area_probe_spacing_m >= 0, "area_probe_spacing_m", "must be >= 0")
+        _require(self.area_margin_m >= 0, "area_margin_m", "must be >= 0")
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """Everything one run needs. ``topology`` and ``propagation`` are parameter dataclasses from
+    ``topologies`` and ``radios.propagation``; their ``name`` class attribute selects the kind."""
+
+    scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
+    topology: Any = None
+    propagation: Any = field(default_factory=LogDistance)
+    walls: PropagationExtras = field(default_factory=PropagationExtras)
+    medium: MediumConfig = field(default_factory=MediumConfig)
+    endpoint_classes: tuple[EndpointConfig, ...] = (EndpointConfig(),)
+    bridge: BridgeConfig = field(default_factory=BridgeConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+
+    def __post_init__(self) -> None:
+        _require(len(self.endpoint_classes) > 0, "endpoint_class", "at least one class is needed")
+        names = [c.name for c in self.endpoint_classes]
+        _require(len(set(names)) == len(names), "endpoint_class", f"duplicate class names {names}")
+        total = sum(c.share for c in self.endpoint_classes)
+        _require(
+            abs(total - 1.0) <= 1e-6,
+            "endpoint_class",
+            f"class shares must sum to 1, got {total:g}",
+        )
+
+    @property
+    def links_in_use(self) -> tuple[str, ...]:
+        used = {c.link for c in self.endpoint_classes}
+        return tuple(link for link in LINKS if link in used)

@@ -1,0 +1,62 @@
+"""Forwarding: what happens to a frame once the medium has decided who decoded it.
+
+One interface, :class:`Forwarder`, so that relaying strategies (flooding, gradients) plug in later
+as one module plus one entry in :data:`FORWARDERS`. The foundation's strategy is ``direct``:
+Sidewalk's star of bridges. Every bridge that decoded the frame forwards it over its backhaul to the
+network server, which keeps the first copy.
+
+Source: Amazon Sidewalk architecture (endpoint -> any bridge in range -> Sidewalk network server).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from mesh.backhaul import Backhaul
+from mesh.medium import Transmission
+from mesh.records import BACKHAUL_DOWN, BELOW_SENSITIVITY, DELIVERED, RX_OK, RX_TO_FATE
+from mesh.server import NetworkServer
+
+
+class Forwarder(Protocol):
+    def on_uplink(self, tx: Transmission, fragment: int, t: float) -> int:
+        """Handle a finished uplink frame; return DELIVERED or the drop reason of this attempt."""
+        ...
+
+
+class DirectForwarder:
+    """Star topology: every decoding bridge forwards to the network server."""
+
+    name = "direct"
+
+    def __init__(self, is_bridge: np.ndarray, backhaul: Backhaul, server: NetworkServer) -> None:
+        self._is_bridge = is_bridge
+        self._backhaul = backhaul
+        self._server = server
+
+    def on_uplink(self, tx: Transmission, fragment: int, t: float) -> int:
+        mask = self._is_bridge[tx.rx]
+        outcome = tx.outcome[mask]
+        if outcome.size == 0:
+            return BELOW_SENSITIVITY
+        decoded = outcome == RX_OK
+        if decoded.any():
+            arrivals = self._backhaul.forward(tx.rx[mask][decoded], t)
+            if self._server.receive(tx.packet, fragment, arrivals):
+                return DELIVERED
+            return BACKHAUL_DOWN
+        return int(RX_TO_FATE[outcome].max())
+
+
+def best_decoder(tx: Transmission, is_bridge: np.ndarray) -> int:
+    """The bridge that decoded ``tx`` with the strongest signal, or -1."""
+    ok = (tx.outcome == RX_OK) & is_bridge[tx.rx]
+    if not ok.any():
+        return -1
+    candidates = np.flatnonzero(ok)
+    return int(tx.rx[candidates[np.argmax(tx.rssi_dbm[candidates])]])
+
+
+FORWARDERS: dict[str, type[DirectForwarder]] = {"direct": DirectForwarder}

@@ -1,0 +1,87 @@
+"""Metric records: what happened to every packet, as flat preallocated arrays.
+
+Observation happens through records, never prints: the engine writes rows here and the summaries
+in ``experiments`` read them afterwards. Every generated packet ends with exactly one fate:
+delivered, or dropped with one reason. A packet sent several times (fragments, retries, BLE
+advertising events and channels) is dropped with the reason of the attempt that got furthest, by
+the rank order of :data:`DROP_REASONS` (later = further), so ``collision`` beats
+``below_sensitivity``: at least one bridge had it above sensitivity.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Per-receiver outcomes of one transmission (codes in the medium's arrays).
+RX_OK = 0
+RX_BELOW_SENSITIVITY = 1
+RX_NOT_LISTENING = 2
+RX_HALF_DUPLEX = 3
+RX_RECEIVER_BUSY = 4
+RX_COLLISION = 5
+
+#: Packet fates. Drop reasons are ranked by how far the packet got (see module docstring).
+PENDING = -1
+DELIVERED = 0
+DROP_REASONS: tuple[str, ...] = (
+    "over_mtu",
+    "channel_busy",
+    "below_sensitivity",
+    "not_listening",
+    "half_duplex",
+    "receiver_busy",
+    "collision",
+    "backhaul_down",
+)
+FATE_NAMES: tuple[str, ...] = ("delivered", *DROP_REASONS)
+OVER_MTU = FATE_NAMES.index("over_mtu")
+CHANNEL_BUSY = FATE_NAMES.index("channel_busy")
+BELOW_SENSITIVITY = FATE_NAMES.index("below_sensitivity")
+BACKHAUL_DOWN = FATE_NAMES.index("backhaul_down")
+#: Map a receiver outcome code to the fate code it implies when no receiver decoded.
+RX_TO_FATE = np.array(
+    [
+        DELIVERED,
+        BELOW_SENSITIVITY,
+        FATE_NAMES.index("not_listening"),
+        FATE_NAMES.index("half_duplex"),
+        FATE_NAMES.index("receiver_busy"),
+        FATE_NAMES.index("collision"),
+    ],
+    dtype=np.int8,
+)
+
+
+class PacketRecords:
+    """One row per generated application packet, allocated once for the whole run."""
+
+    def __init__(self, endpoint: np.ndarray, generated_s: np.ndarray) -> None:
+        n = int(endpoint.size)
+        self.endpoint = np.asarray(endpoint, dtype=np.int64)
+        self.generated_s = np.asarray(generated_s, dtype=np.float64)
+        self.delivered_s = np.full(n, np.nan)
+        self.fate = np.full(n, PENDING, dtype=np.int8)
+        self.reason = np.full(n, -1, dtype=np.int8)  # furthest drop reason of any attempt
+        self.transmissions = np.zeros(n, dtype=np.int32)
+        self.fragments = np.ones(n, dtype=np.int32)
+        self.copies = np.zeros(n, dtype=np.int32)  # server receptions including duplicates
+
+    def __len__(self) -> int:
+        return int(self.endpoint.size)
+
+    def note_attempt(self, packet: int, fate_code: int) -> None:
+        """Remember how far one attempt of ``packet`` got (a drop reason code)."""
+        if fate_code > self.reason[packet]:
+            self.reason[packet] = fate_code
+
+    def finish(self, packet: int) -> None:
+        """Settle the fate once the endpoint is done with ``packet``."""
+        if not np.isnan(self.delivered_s[packet]):
+            self.fate[packet] = DELIVERED
+        else:
+            reason = int(self.reason[packet])
+            self.fate[packet] = reason if reason > DELIVERED else BELOW_SENSITIVITY
+
+    def drop(self, packet: int, fate_code: int) -> None:
+        self.reason[packet] = fate_code
+        self.fate[packet] = fate_code

@@ -1,0 +1,49 @@
+"""The network server: deduplicates uplinks heard by several bridges and stamps delivery.
+
+Model: Sidewalk's cloud network server receives every copy that a bridge forwards; the first copy
+of each (packet, fragment) counts, later ones are duplicates. A packet is delivered when the last
+of its fragments has arrived; its delivery time is that arrival.
+
+Source: Amazon Sidewalk architecture (bridges forward to the Sidewalk network server, which
+de-duplicates and routes to the application server), "Amazon Sidewalk Privacy and Security
+Whitepaper", 2020/2023.
+
+Leaves out: server processing time, downlink scheduling (a later issue).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from mesh.records import PacketRecords
+
+
+class NetworkServer:
+    def __init__(self, records: PacketRecords) -> None:
+        self._records = records
+        self._fragments: dict[int, list[float]] = {}  # first arrival per fragment, in flight only
+
+    def receive(self, packet: int, fragment: int, arrivals_s: np.ndarray) -> bool:
+        """Take the copies of one fragment; return whether any copy reached the server."""
+        arrived = arrivals_s[~np.isnan(arrivals_s)]
+        if arrived.size == 0:
+            return False
+        records = self._records
+        records.copies[packet] += arrived.size
+        first = float(arrived.min())
+        n_fragments = int(records.fragments[packet])
+        if n_fragments == 1:
+            if not first >= records.delivered_s[packet]:  # NaN or earlier
+                records.delivered_s[packet] = first
+            return True
+        firsts = self._fragments.setdefault(packet, [math.inf] * n_fragments)
+        firsts[fragment] = min(firsts[fragment], first)
+        if all(math.isfinite(x) for x in firsts):
+            records.delivered_s[packet] = max(firsts)
+        return True
+
+    def forget(self, packet: int) -> None:
+        """The endpoint is done with ``packet``: drop its reassembly state."""
+        self._fragments.pop(packet, None)

@@ -1,0 +1,325 @@
+"""Wiring and running one simulation: ``simulate(config) -> SimResult``.
+
+``simulate`` is a pure function of the configuration (and of an optional pre-built topology): it
+makes the context (clock + seeded streams), lays out the topology, assigns endpoint classes, builds
+one neighbour table per link in use, starts one SimPy process per endpoint and runs until every
+packet has settled. The result holds raw records only; summaries are computed by ``experiments``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+import topologies
+from mesh.backhaul import Backhaul
+from mesh.config import LINKS, EndpointConfig, SimConfig
+from mesh.context import SimContext
+from mesh.coverage import covered, probe_grid
+from mesh.forwarding import FORWARDERS, best_decoder
+from mesh.ledger import RX, SLEEP, StateLedger
+from mesh.links import (
+    FREQUENCY_HZ,
+    ClassPhy,
+    class_phy,
+    sir_thresholds_db,
+    sir_weights,
+)
+from mesh.mac import endpoint_process
+from mesh.medium import Medium, ScanSchedule
+from mesh.neighbours import NeighbourTable, build_table
+from mesh.pathgain import PathGain
+from mesh.records import PacketRecords
+from mesh.server import NetworkServer
+from mesh.traffic import build_schedule
+from radios.energy import BATTERIES, NRF52840, NRF52840_MCU, SX1262, RadioEnergyProfile
+from topologies.base import ROLE_BRIDGE, Topology
+
+#: Radio energy profile of each link's endpoint radio (datasheets cited in ``radios.energy``).
+LINK_RADIO: dict[str, RadioEnergyProfile] = {"ble": NRF52840, "fsk": SX1262, "lora": SX1262}
+
+
+class SimulationError(ValueError):
+    """The configuration cannot be simulated (e.g. a CSV class name that no class has)."""
+
+
+@dataclass(frozen=True)
+class SimResult:
+    config: SimConfig
+    topology: Topology
+    class_of_node: np.ndarray  # endpoint class index per node, -1 for bridges
+    records: PacketRecords
+    state_durations_s: np.ndarray  # (n_nodes, 4): sleep, idle, rx, tx
+    charge_c: np.ndarray  # (n_nodes, 5): sleep, idle, rx, tx, mcu (coulombs; bridges 0)
+    battery_voltage_v: np.ndarray  # per node (NaN for bridges)
+    battery_capacity_c: np.ndarray  # per node (NaN for bridges)
+    horizon_s: float
+    area_coverage: dict[str, float]  # per link in use
+    area_link: str  # the link whose coverage is reported as area_coverage
+    neighbour_pairs: dict[str, int]
+    transmissions: int
+    ack_frames: int
+
+    @property
+    def endpoint_ids(self) -> np.ndarray:
+        return self.topology.endpoint_ids
+
+
+class Network:
+    """Everything the processes of one run share. Built by :func:`build_network`."""
+
+    def __init__(
+        self,
+        ctx: SimContext,
+        medium: Medium,
+        ledger: StateLedger,
+        records: PacketRecords,
+        server: NetworkServer,
+        forwarder: object,
+        path_gain: PathGain,
+        is_bridge: np.ndarray,
+        tx_power_dbm: dict[str, np.ndarray],
+    ) -> None:
+        self.ctx = ctx
+        self.env = ctx.env
+        self.mac_rng = ctx.rng("mac")
+        self.medium = medium
+        self.ledger = ledger
+        self.records = records
+        self.server = server
+        self.forwarder = forwarder  # a mesh.forwarding.Forwarder
+        self.path_gain = path_gain
+        self.is_bridge = is_bridge
+        self.tx_power_dbm = tx_power_dbm
+        self.ack_frames = 0
+
+    def best_decoder(self, tx: object) -> int:
+        return best_decoder(tx, self.is_bridge)  # type: ignore[arg-type]
+
+    def channel_busy(self, node: int, link: str, channel: int, threshold_dbm: float) -> bool:
+        """Listen-before-talk: is any transmission on the channel heard at ``node`` above the
+        threshold? Gains are computed for the (few) transmissions on air."""
+        on_air = [tx for tx in self.medium.on_air(link, channel) if tx.node != node]
+        if not on_air:
+            return False
+        senders = np.array([tx.node for tx in on_air], dtype=np.int64)
+        me = np.full(senders.size, node, dtype=np.int64)
+        power = self.tx_power_dbm[link][senders] + self.path_gain.gain_db(
+            senders, me, FREQUENCY_HZ[link]
+        )
+        return bool(np.any(power >= threshold_dbm))
+
+
+def assign_classes(
+    topo: Topology, classes: tuple[EndpointConfig, ...], rng: np.random.Generator
+) -> np.ndarray:
+    """Endpoint class per node: by the CSV ``class`` column when present, else by the shares
+    (largest-remainder rounding of share x count, then a random permutation)."""
+    class_of_node = np.full(topo.n_nodes, -1, dtype=np.int64)
+    endpoints = topo.endpoint_ids
+    if "class" in topo.fields:
+        names = [c.name for c in classes]
+        column = topo.fields["class"]
+        for node in endpoints.tolist():
+            name = str(column[node])
+            if name not in names:
+                raise SimulationError(
+                    f"topology CSV row {int(topo.fields['csv_row'][node]) + 2}: class {name!r} "
+                    f"is not a defined endpoint class ({', '.join(names)})"
+                )
+            class_of_node[node] = names.index(name)
+        return class_of_node
+    n = endpoints.size
+    shares = np.array([c.share for c in classes])
+    exact = shares * n
+    counts = np.floor(exact).astype(np.int64)
+    remainder = n - int(counts.sum())
+    if remainder > 0:
+        order = np.argsort(-(exact - counts), kind="stable")
+        counts[order[:remainder]] += 1
+    labels = np.repeat(np.arange(len(classes)), counts)
+    class_of_node[endpoints] = rng.permutation(labels)
+    return class_of_node
+
+
+def interference_floor_dbm(link: str, phys: list[ClassPhy], thresholds_db: np.ndarray,
+                           margin_db: float, capture: bool) -> float:
+    sensitivity = min(p.sensitivity_dbm for p in phys)
+    worst = float(np.max(thresholds_db)) if capture else 0.0
+    return sensitivity - max(worst, 0.0) - margin_db
+
+
+def simulate(
+    config: SimConfig,
+    topology: Topology | None = None,
+    progress: Callable[[float, float], None] | None = None,
+) -> SimResult:
+    """Run one scenario. ``progress(sim_time_s, duration_s)`` is called as simulated time passes."""
+    ctx = SimContext(config.scenario.seed)
+    topo = topology if topology is not None else topologies.generate(config.topology, ctx.rng("topology"))
+    classes = config.endpoint_classes
+    n = topo.n_nodes
+    is_bridge = topo.roles == ROLE_BRIDGE
+    bridges = topo.bridge_ids
+    class_of_node = assign_classes(topo, classes, ctx.rng("classes"))
+    phys = [class_phy(c) for c in classes]
+    shadow_key = int(ctx.rng("shadowing").integers(0, 2**63 - 1))
+    path_gain = PathGain(
+        topo.positions_m, topo.indoor, config.propagation, config.walls.wall_loss_db, shadow_key
+    )
+
+    links = config.links_in_use
+    tables: dict[str, NeighbourTable] = {}
+    tx_power: dict[str, np.ndarray] = {}
+    weights: dict[str, np.ndarray] = {}
+    capacity: dict[str, np.ndarray] = {}
+    listening: dict[str, np.ndarray] = {}
+    for link in links:
+        link_classes = [i for i, c in enumerate(classes) if c.link == link]
+        on_link = np.isin(class_of_node, link_classes)
+        bridge_on_link = is_bridge & (link in config.bridge.links)
+        acked = any(classes[i].acked for i in link_classes)
+        power = np.full(n, -np.inf)
+        for i in link_classes:
+            power[class_of_node == i] = classes[i].tx_power_dbm
+        power[bridge_on_link] = config.bridge.tx_power_dbm(link)
+        tx_power[link] = power
+        thresholds = sir_thresholds_db(link, classes, config.medium)
+        weights[link] = sir_weights(thresholds, config.medium.capture)
+        floor = interference_floor_dbm(
+            link, [phys[i] for i in link_classes], thresholds,
+            config.medium.interference_margin_db, config.medium.capture,
+        )
+        transmitters = np.flatnonzero(on_link | (bridge_on_link & acked))
+        listeners = np.flatnonzero(bridge_on_link | (on_link & acked))
+        tables[link] = build_table(path_gain, transmitters, listeners, power, floor, FREQUENCY_HZ[link])
+        cap = np.ones(n, dtype=np.int32)
+        cap[is_bridge] = config.bridge.demodulators(link)
+        capacity[link] = cap
+        listening[link] = bridge_on_link.copy()
+
+    scan = None
+    if "ble" in links:
+        phase = ctx.rng("scanner").uniform(0.0, 3 * config.bridge.scan_interval_s, size=n)
+        scan = ScanSchedule(phase, config.bridge.scan_interval_s, config.bridge.scan_window_s)
+    medium = Medium(n, tables, tx_power, weights, config.medium.capture, capacity, listening, scan)
+
+    duration_s = config.scenario.duration_s
+    schedule = build_schedule(classes, class_of_node, duration_s, ctx.rng("traffic"))
+    channel_u = ctx.rng("mac").random(schedule.n_packets)
+    records = PacketRecords(schedule.endpoint, schedule.times_s)
+    server = NetworkServer(records)
+    backhaul = Backhaul(n, bridges, config.bridge, 2 * duration_s + 3600.0, ctx.rng("backhaul"))
+    forwarder = FORWARDERS["direct"](is_bridge, backhaul, server)
+    initial = np.where(is_bridge, RX, SLEEP)
+    ledger = StateLedger(initial)
+    net = Network(ctx, medium, ledger, records, server, forwarder, path_gain, is_bridge, tx_power)
+
+    times = schedule.times_s.tolist()
+    u = channel_u.tolist()
+    indptr = schedule.indptr.tolist()
+    for node in topo.endpoint_ids.tolist():
+        a, b = indptr[node], indptr[node + 1]
+        if a == b:
+            continue
+        phy = phys[class_of_node[node]]
+        ctx.env.process(endpoint_process(net, node, phy, times[a:b], a, u[a:b]))
+
+    env = ctx.env
+    if progress is not None:
+        steps = 200
+        for k in range(1, steps + 1):
+            env.run(until=duration_s * k / steps)
+            progress(env.now, duration_s)
+    env.run()
+    horizon_s = max(float(env.now), duration_s)
+
+    durations = ledger.close(horizon_s)
+    charge, voltage, capacity_c = _charge(config, topo, class_of_node, durations, ledger.wakes)
+    area = _area_coverage(config, topo, phys)
+    area_link = _area_link(config, class_of_node)
+    return SimResult(
+        config=config,
+        topology=topo,
+        class_of_node=class_of_node,
+        records=records,
+        state_durations_s=durations,
+        charge_c=charge,
+        battery_voltage_v=voltage,
+        battery_capacity_c=capacity_c,
+        horizon_s=horizon_s,
+        area_coverage=area,
+        area_link=area_link,
+        neighbour_pairs={link: t.n_pairs for link, t in tables.items()},
+        transmissions=int(records.transmissions.sum()),
+        ack_frames=net.ack_frames,
+    )
+
+
+def _charge(
+    config: SimConfig,
+    topo: Topology,
+    class_of_node: np.ndarray,
+    durations: np.ndarray,
+    wakes: list[int],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Charge drawn per state from each endpoint's battery, and battery voltage/capacity."""
+    n = topo.n_nodes
+    charge = np.zeros((n, 5))
+    voltage = np.full(n, np.nan)
+    capacity = np.full(n, np.nan)
+    horizon_s = durations.sum(axis=1)
+    wake_count = np.asarray(wakes, dtype=np.float64)
+    mcu = NRF52840_MCU
+    for index, cls in enumerate(config.endpoint_classes):
+        nodes = class_of_node == index
+        radio = LINK_RADIO[cls.link]
+        currents = np.array(
+            [
+                radio.sleep_current_a,
+                radio.idle_current_a,
+                radio.rx_current_a,
+                radio.tx_current_at(cls.tx_power_dbm),
+            ]
+        )
+        charge[nodes, :4] = durations[nodes] * currents
+        charge[nodes, 4] = (
+            mcu.sleep_current_a * horizon_s[nodes]
+            + wake_count[nodes] * mcu.active_current_a * mcu.wake_time_s
+        )
+        battery = BATTERIES[cls.battery]
+        voltage[nodes] = battery.voltage_v
+        capacity[nodes] = battery.capacity_mah * 3.6
+    return charge, voltage, capacity
+
+
+def _area_coverage(config: SimConfig, topo: Topology, phys: list[ClassPhy]) -> dict[str, float]:
+    metrics = config.metrics
+    probes = probe_grid(topo.width_m, topo.height_m, metrics.area_probe_spacing_m, metrics.area_margin_m)
+    result: dict[str, float] = {}
+    bridges = topo.bridge_ids
+    for link in config.links_in_use:
+        if link not in config.bridge.links or len(probes) == 0:
+            result[link] = 0.0
+            continue
+        index = next(i for i, c in enumerate(config.endpoint_classes) if c.link == link)
+        phy = phys[index]
+        budget = config.endpoint_classes[index].tx_power_dbm - phy.sensitivity_dbm
+        ok = covered(
+            probes, topo.positions_m[bridges], topo.indoor[bridges], config.propagation,
+            FREQUENCY_HZ[link], budget, config.walls.wall_loss_db,
+        )
+        result[link] = float(ok.mean())
+    return result
+
+
+def _area_link(config: SimConfig, class_of_node: np.ndarray) -> str:
+    """The configured area link, or (auto) the link of the most endpoints."""
+    if config.metrics.area_link != "auto":
+        return config.metrics.area_link
+    counts = {link: 0 for link in LINKS}
+    for index, cls in enumerate(config.endpoint_classes):
+        counts[cls.link] += int(np.sum(class_of_node == index))
+    return max(config.links_in_use, key=lambda link: counts[link])
