@@ -52,7 +52,9 @@ def _progress(enabled: bool) -> Iterator[Callable[[float, float], None] | None]:
             done = min(1000, int(1000 * sim_s / duration_s))
             elapsed = time.perf_counter() - started
             eta = elapsed * (1000 - done) / done if done else 0.0
-            bar.label = f"simulated {sim_s / 3600:6.2f} h of {duration_s / 3600:.2f} h, ETA {eta:5.1f} s"
+            bar.label = (
+                f"simulated {sim_s / 3600:6.2f} h of {duration_s / 3600:.2f} h, ETA {eta:5.1f} s"
+            )
             bar.update(done - last[0])
             last[0] = done
 
@@ -64,15 +66,23 @@ def _progress(enabled: bool) -> Iterator[Callable[[float, float], None] | None]:
 @click.option("--seed", type=int, help="Seed of every random stream (overrides [scenario] seed).")
 @click.option("--duration", help="Simulated time, e.g. 6h, 90m, 3600s (overrides duration_s).")
 @click.option(
-    "--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="SECTION.KEY=VALUE",
     help="Override one spec key; VALUE in TOML syntax. Repeatable.",
 )
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Write results here.")
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of the table.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def run_command(
-    spec: Path | None, seed: int | None, duration: str | None, overrides: tuple[str, ...],
-    out_dir: Path | None, as_json: bool, quiet: bool,
+    spec: Path | None,
+    seed: int | None,
+    duration: str | None,
+    overrides: tuple[str, ...],
+    out_dir: Path | None,
+    as_json: bool,
+    quiet: bool,
 ) -> None:
     """Run SPEC (default: the built-in suburb scenario) and print a summary."""
     try:
@@ -173,7 +183,8 @@ def radios_command() -> None:
     click.echo("radio energy profiles:")
     for name, p in RADIO_PROFILES.items():
         tx = ", ".join(
-            f"{lvl:g} dBm {cur * 1e3:.1f} mA" for lvl, cur in zip(p.tx_levels_dbm, p.tx_current_a, strict=True)
+            f"{lvl:g} dBm {cur * 1e3:.1f} mA"
+            for lvl, cur in zip(p.tx_levels_dbm, p.tx_current_a, strict=True)
         )
         click.echo(
             f"    {name:<10} {p.voltage_v:g} V; TX {tx}; RX {p.rx_current_a * 1e3:.2f} mA; "
@@ -181,7 +192,9 @@ def radios_command() -> None:
         )
     click.echo("\nbatteries ([endpoint] battery = NAME):")
     for name, b in BATTERIES.items():
-        click.echo(f"    {name:<12} {b.capacity_mah:g} mAh at {b.voltage_v:g} V ({b.capacity_j:.0f} J)")
+        click.echo(
+            f"    {name:<12} {b.capacity_mah:g} mAh at {b.voltage_v:g} V ({b.capacity_j:.0f} J)"
+        )
     click.echo("\npropagation models ([propagation] model = NAME):")
     for name, model in PROPAGATION_MODELS.items():
         click.echo(f"  {name}:")

@@ -114,8 +114,11 @@ def sections() -> list[tuple[str, str, list[KeyDoc]]]:
         note = (model.__doc__ or "").strip().splitlines()[0] if model.__doc__ else ""
         out.append((f'[propagation] model = "{name}"', note, describe(model)))
     out.append(
-        ("[propagation] (every model)", "Added to whichever model is chosen.",
-         describe(PropagationExtras))
+        (
+            "[propagation] (every model)",
+            "Added to whichever model is chosen.",
+            describe(PropagationExtras),
+        )
     )
     out.append(("[medium]", "", describe(MediumConfig)))
     endpoint_note = (

@@ -1,8 +1,8 @@
 """The runner: one spec in, one result out, and writing it to a folder.
 
 ``run(spec) -> RunResult`` is a pure function of the spec (its seed included): the engine's raw
-records plus the summary. ``RunResult.write(out_dir)`` writes ``summary.json`` (metrics only, so it is
-byte-identical for the same spec and seed), ``run.json`` (versions, wall time, command, spec),
+records plus the summary. ``RunResult.write(out_dir)`` writes ``summary.json`` (metrics only, so it
+is byte-identical for the same spec and seed), ``run.json`` (versions, wall time, command, spec),
 ``endpoints.csv`` and ``packets.csv``. Every file is written to a temporary name and renamed into
 place, and a new folder is assembled aside and renamed as a whole, so an interrupted write leaves
 no partial file behind.

@@ -160,7 +160,9 @@ def apply_overrides(
             raise SpecError(source, f"--set {key}", "expected section.key=value")
         if parts[0] not in SECTIONS:
             raise SpecError(
-                source, f"--set {key}", f"unknown section {parts[0]!r}; allowed: {', '.join(SECTIONS)}"
+                source,
+                f"--set {key}",
+                f"unknown section {parts[0]!r}; allowed: {', '.join(SECTIONS)}",
             )
         if parts[0] == "endpoint_class":
             classes = result.get("endpoint_class", [])
@@ -168,7 +170,8 @@ def apply_overrides(
             if not match or len(parts) < 3:
                 names = [c.get("name") for c in classes if isinstance(c, dict)]
                 raise SpecError(
-                    source, f"--set {key}",
+                    source,
+                    f"--set {key}",
                     f"use endpoint_class.NAME.key with NAME one of {names}",
                 )
             node: dict[str, Any] = match[0]
@@ -206,7 +209,9 @@ def build_config(data: Mapping[str, Any], source: str, base_dir: Path) -> SimCon
             raise SpecError(
                 source, f"[{section}]", f"unknown section; allowed: {', '.join(SECTIONS)}"
             )
-    scenario = build_dataclass(ScenarioConfig, _table(data, "scenario", source), source, "[scenario]")
+    scenario = build_dataclass(
+        ScenarioConfig, _table(data, "scenario", source), source, "[scenario]"
+    )
     topology = _build_topology(_table(data, "topology", source), source, base_dir)
     prop_table = dict(_table(data, "propagation", source))
     walls_table = {k: prop_table.pop(k) for k in list(prop_table) if k == "wall_loss_db"}
@@ -273,7 +278,11 @@ def _build_topology(table: Mapping[str, Any], source: str, base_dir: Path) -> An
         path = Path(table["path"])
         table["path"] = str(path if path.is_absolute() else base_dir / path)
     return _build_kind(
-        {k: v.params_type for k, v in TOPOLOGY_KINDS.items()}, table, "kind", "suburb", source,
+        {k: v.params_type for k, v in TOPOLOGY_KINDS.items()},
+        table,
+        "kind",
+        "suburb",
+        source,
         "[topology]",
     )
 
@@ -290,7 +299,9 @@ def _build_kind(
     kind = table.pop(selector, default)
     if not isinstance(kind, str) or kind not in registry:
         raise SpecError(
-            source, f"{where} {selector}", f"unknown {selector} {kind!r}; allowed: {', '.join(registry)}"
+            source,
+            f"{where} {selector}",
+            f"unknown {selector} {kind!r}; allowed: {', '.join(registry)}",
         )
     return build_dataclass(registry[kind], table, source, f"{where} ({selector} = {kind!r})")
 
@@ -341,7 +352,9 @@ def _coerce(hint: Any, value: Any, source: str, key: str) -> Any:
         return tuple(_coerce(item, v, source, key) for v in value)
     if origin is typing.Literal:
         if value not in args:
-            raise SpecError(source, key, f"must be one of {', '.join(map(repr, args))}; got {value!r}")
+            raise SpecError(
+                source, key, f"must be one of {', '.join(map(repr, args))}; got {value!r}"
+            )
         return value
     if hint is bool:
         if not isinstance(value, bool):

@@ -136,7 +136,11 @@ def summarize(sim: SimResult) -> dict[str, Any]:
     }
     life = table["battery_life_days"]
     by_link: dict[str, Any] = {}
-    packet_link = np.array([sim.config.endpoint_classes[i].link for i in sim.class_of_node[records.endpoint]]) if len(records) else np.zeros(0, dtype=str)
+    packet_link = (
+        np.array([sim.config.endpoint_classes[i].link for i in sim.class_of_node[records.endpoint]])
+        if len(records)
+        else np.zeros(0, dtype=str)
+    )
     for link in LINKS:
         rows = table["link"] == link
         if rows.any():

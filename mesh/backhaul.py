@@ -26,11 +26,17 @@ from mesh.config import BridgeConfig
 
 class Backhaul:
     def __init__(
-        self, n_nodes: int, bridges: np.ndarray, cfg: BridgeConfig, horizon_s: float,
+        self,
+        n_nodes: int,
+        bridges: np.ndarray,
+        cfg: BridgeConfig,
+        horizon_s: float,
         rng: np.random.Generator,
     ) -> None:
         self._rng = rng
-        self._mu = math.log(cfg.backhaul_latency_median_s) if cfg.backhaul_latency_median_s > 0 else None
+        self._mu = (
+            math.log(cfg.backhaul_latency_median_s) if cfg.backhaul_latency_median_s > 0 else None
+        )
         self._sigma = cfg.backhaul_latency_sigma
         self._outages: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         availability = cfg.backhaul_availability
@@ -56,7 +62,9 @@ class Backhaul:
     def forward(self, bridges: np.ndarray, t: float) -> np.ndarray:
         """Arrival times at the network server of copies sent by ``bridges`` at ``t``; NaN where a
         bridge's backhaul is down."""
-        up = np.fromiter((self.is_up(b, t) for b in bridges.tolist()), dtype=bool, count=bridges.size)
+        up = np.fromiter(
+            (self.is_up(b, t) for b in bridges.tolist()), dtype=bool, count=bridges.size
+        )
         arrivals = np.full(bridges.size, np.nan)
         n_up = int(up.sum())
         if n_up:
@@ -69,7 +77,10 @@ class Backhaul:
 
 
 def _draw_outages(
-    rng: np.random.Generator, mean_up: float, mean_down: float, availability: float,
+    rng: np.random.Generator,
+    mean_up: float,
+    mean_down: float,
+    availability: float,
     horizon_s: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     starts: list[float] = []

@@ -16,12 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from radios.ble import BleParams
+from radios.energy import BATTERIES, RADIO_PROFILES
 from radios.fsk import FskParams
 from radios.lora import LoraParams
 from radios.propagation import LogDistance
 
 LINKS: tuple[str, ...] = ("ble", "fsk", "lora")
 LinkName = Literal["ble", "fsk", "lora"]
+#: Endpoint radio chip per link when ``radio = "auto"`` (profiles in ``radios.energy``).
+DEFAULT_RADIO: dict[str, str] = {"ble": "nrf52840", "fsk": "sx1262", "lora": "sx1262"}
 
 
 class ConfigError(ValueError):
@@ -57,7 +60,9 @@ class ScenarioConfig:
             "duration_s",
             f"must be a finite number > 0, got {self.duration_s}",
         )
-        _require(0 <= self.seed < 2**63, "seed", f"must be an integer in 0..2**63-1, got {self.seed}")
+        _require(
+            0 <= self.seed < 2**63, "seed", f"must be an integer in 0..2**63-1, got {self.seed}"
+        )
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,12 @@ class EndpointConfig:
     battery: str = field(
         default="2xAA", metadata=doc("battery: 2xAA, CR2032 or Li-SOCl2-AA (radios.energy)")
     )
+    radio: str = field(
+        default="auto",
+        metadata=doc(
+            "radio energy profile: nrf52840, sx1262, or auto (nrf52840 for BLE, else sx1262)"
+        ),
+    )
     acked: bool = field(
         default=False,
         metadata=doc("acknowledged uplinks: the best bridge answers; retries with backoff"),
@@ -131,7 +142,9 @@ class EndpointConfig:
     )
     ack_delay_s: float = field(
         default=1.0,
-        metadata=doc("ACK sent this long after the uplink ends (ASSUMPTION, like LoRaWAN RX1)", "s"),
+        metadata=doc(
+            "ACK sent this long after the uplink ends (ASSUMPTION, like LoRaWAN RX1)", "s"
+        ),
     )
     ack_window_s: float = field(
         default=0.05,
@@ -143,7 +156,8 @@ class EndpointConfig:
         default=-90.0, metadata=doc("channel is busy when any transmission is heard above", "dBm")
     )
     lbt_sense_s: float = field(
-        default=0.005, metadata=doc("receiver on-time of one LBT channel assessment (ASSUMPTION)", "s")
+        default=0.005,
+        metadata=doc("receiver on-time of one LBT channel assessment (ASSUMPTION)", "s"),
     )
     lbt_max_attempts: int = field(
         default=5, metadata=doc("busy assessments before the packet is dropped as channel_busy")
@@ -153,7 +167,9 @@ class EndpointConfig:
     ble: BleParams = field(default_factory=BleParams, metadata=doc("BLE advertising parameters"))
 
     def __post_init__(self) -> None:
-        _require(self.link in LINKS, "link", f"must be one of {', '.join(LINKS)}; got {self.link!r}")
+        _require(
+            self.link in LINKS, "link", f"must be one of {', '.join(LINKS)}; got {self.link!r}"
+        )
         _require(
             self.traffic in ("periodic", "poisson"),
             "traffic",
@@ -169,9 +185,7 @@ class EndpointConfig:
             "jitter_s",
             f"must be in 0..interval_s/2 ({self.interval_s / 2}), got {self.jitter_s}",
         )
-        _require(
-            0 < self.share <= 1, "share", f"must be in (0, 1], got {self.share}"
-        )
+        _require(0 < self.share <= 1, "share", f"must be in (0, 1], got {self.share}")
         _require(
             0 <= self.payload_bytes <= 65535,
             "payload_bytes",
@@ -187,12 +201,34 @@ class EndpointConfig:
             "tx_power_dbm",
             f"must be in -30..30, got {self.tx_power_dbm}",
         )
+        _require(
+            self.battery in BATTERIES,
+            "battery",
+            f"must be one of {', '.join(BATTERIES)}; got {self.battery!r}",
+        )
+        _require(
+            self.radio == "auto" or self.radio in RADIO_PROFILES,
+            "radio",
+            f"must be auto or one of {', '.join(RADIO_PROFILES)}; got {self.radio!r}",
+        )
+        profile = RADIO_PROFILES[self.radio_name]
+        _require(
+            self.tx_power_dbm <= profile.max_tx_power_dbm,
+            "tx_power_dbm",
+            f"{self.tx_power_dbm:g} dBm is above the {profile.name} maximum of "
+            f"{profile.max_tx_power_dbm:g} dBm (link {self.link})",
+        )
         _require(0 <= self.max_retries <= 255, "max_retries", "must be in 0..255")
         for key in ("backoff_max_s", "ack_delay_s", "ack_window_s", "lbt_sense_s"):
             value = getattr(self, key)
             _require(math.isfinite(value) and value >= 0, key, f"must be >= 0, got {value}")
         _require(0 <= self.ack_payload_bytes <= 255, "ack_payload_bytes", "must be in 0..255")
         _require(self.lbt_max_attempts >= 1, "lbt_max_attempts", "must be >= 1")
+
+    @property
+    def radio_name(self) -> str:
+        """The energy profile in use (``radio``, with auto resolved by link)."""
+        return DEFAULT_RADIO[self.link] if self.radio == "auto" else self.radio
 
     @property
     def mtu_bytes(self) -> int:
@@ -296,7 +332,9 @@ class MetricsConfig:
     )
     area_link: str = field(
         default="auto",
-        metadata=doc("link whose reach gives area_coverage: ble, fsk, lora or auto (largest class)"),
+        metadata=doc(
+            "link whose reach gives area_coverage: ble, fsk, lora or auto (largest class)"
+        ),
     )
     area_probe_spacing_m: float = field(
         default=0.0,

@@ -2,9 +2,10 @@
 
 Model: every random draw of a run comes from a ``numpy.random.Generator`` derived from the run's
 seed through ``SeedSequence(seed).spawn``, one stream per purpose (topology layout, shadowing,
-traffic, MAC, backhaul, class assignment, BLE scanner phases). Streams are spawned in the fixed order
-of :data:`STREAM_NAMES`; new purposes are only ever appended, so adding one never changes the draws
-of the others. Nothing here is module-level state: two contexts in one process are independent.
+traffic, MAC, backhaul, class assignment, BLE scanner phases). Streams are spawned in the fixed
+order of :data:`STREAM_NAMES`; new purposes are only ever appended, so adding one never changes the
+draws of the others. Nothing here is module-level state: two contexts in one process are
+independent.
 
 Source: NumPy's "Parallel random number generation" guide (SeedSequence spawning); the explicit
 environment follows SimPy's ``simpy.core.Environment``.
@@ -35,7 +36,10 @@ def make_streams(seed: int) -> Mapping[str, np.random.Generator]:
     """Return one independent generator per purpose, all derived from ``seed``."""
     children = np.random.SeedSequence(seed).spawn(len(STREAM_NAMES))
     return MappingProxyType(
-        {name: np.random.Generator(np.random.PCG64(ss)) for name, ss in zip(STREAM_NAMES, children)}
+        {
+            name: np.random.Generator(np.random.PCG64(ss))
+            for name, ss in zip(STREAM_NAMES, children, strict=True)
+        }
     )
 
 

@@ -32,8 +32,8 @@ def probe_grid(width_m: float, height_m: float, spacing_m: float, margin_m: floa
         return np.zeros((0, 2))
     if spacing_m <= 0:
         spacing_m = math.sqrt(w * h / DEFAULT_PROBES)
-    nx = max(1, int(round(w / spacing_m)))
-    ny = max(1, int(round(h / spacing_m)))
+    nx = max(1, round(w / spacing_m))
+    ny = max(1, round(h / spacing_m))
     xs = margin_m + (np.arange(nx) + 0.5) * (w / nx)
     ys = margin_m + (np.arange(ny) + 0.5) * (h / ny)
     gx, gy = np.meshgrid(xs, ys, indexing="xy")

@@ -4,9 +4,10 @@ Model: a link is a band (900 MHz for FSK and LoRa, 2.4 GHz for BLE), a centre fr
 channels and a matrix of signal-to-interference thresholds between its *variants* (LoRa spreading
 factors SF5..SF12; one variant for FSK and BLE). A transmission survives interference at a receiver
 when ``S >= sum_k w[v_s, v_k] * I_k`` with ``w = 10**(threshold_dB / 10)``: for one interferer this
-is exactly the per-interferer SIR test of Goursaud & Gorce (2015) / Croce et al. (2018); with several
-it is their cumulative generalisation. With capture off, ``w`` is 1 between equal variants and 0
-between different ones: any overlap of equal variants destroys both, different SFs are orthogonal.
+is exactly the per-interferer SIR test of Goursaud & Gorce (2015) / Croce et al. (2018); with
+several it is their cumulative generalisation. With capture off, ``w`` is 1 between equal variants
+and 0 between different ones: any overlap of equal variants destroys both, different SFs are
+orthogonal.
 
 Sources: thresholds, sensitivities and airtimes are those of ``radios.lora``, ``radios.fsk`` and
 ``radios.ble`` (each cites its datasheet or standard).
@@ -71,7 +72,9 @@ def class_phy(cfg: EndpointConfig) -> ClassPhy:
     )
 
 
-def sir_thresholds_db(link: str, classes: tuple[EndpointConfig, ...], medium: MediumConfig) -> np.ndarray:
+def sir_thresholds_db(
+    link: str, classes: tuple[EndpointConfig, ...], medium: MediumConfig
+) -> np.ndarray:
     """Threshold matrix ``[signal variant, interferer variant]`` in dB for ``link``."""
     if link == "lora":
         return np.array(lora.rejection_matrix(medium.lora_rejection), dtype=np.float64)

@@ -52,7 +52,11 @@ def fragment_sizes(payload_bytes: int, mtu_bytes: int, oversize: str) -> list[in
 
 
 def endpoint_process(
-    net: Network, node: int, phy: ClassPhy, times_s: list[float], first_packet: int,
+    net: Network,
+    node: int,
+    phy: ClassPhy,
+    times_s: list[float],
+    first_packet: int,
     channel_u: list[float],
 ) -> Process:
     """All packets of one endpoint, one after the other."""
@@ -78,7 +82,12 @@ def endpoint_process(
 
 
 def _send_aloha(
-    net: Network, node: int, phy: ClassPhy, packet: int, fragment: int, airtime_s: float,
+    net: Network,
+    node: int,
+    phy: ClassPhy,
+    packet: int,
+    fragment: int,
+    airtime_s: float,
     first_channel: int,
 ) -> Process:
     env, ledger, medium, records = net.env, net.ledger, net.medium, net.records
@@ -154,7 +163,12 @@ def _receive_ack(
 
 
 def _advertise(
-    net: Network, node: int, phy: ClassPhy, packet: int, fragment: int, airtime_s: float,
+    net: Network,
+    node: int,
+    phy: ClassPhy,
+    packet: int,
+    fragment: int,
+    airtime_s: float,
     first_channel: int,
 ) -> Process:
     """One fragment as ``adv_events`` legacy advertising events on channels 37, 38, 39."""

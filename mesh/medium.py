@@ -157,7 +157,14 @@ class Medium:
     ) -> Transmission:
         rx, gain = self.tables[link].row(node)
         tx = Transmission(
-            node, link, channel, variant, t, airtime_s, packet, rx,
+            node,
+            link,
+            channel,
+            variant,
+            t,
+            airtime_s,
+            packet,
+            rx,
             self.tx_power_dbm[link][node] + gain,
         )
         outcome = tx.outcome
@@ -237,4 +244,3 @@ class Medium:
         if tx.locked.any():
             self.demod_used[tx.link][tx.rx[tx.locked]] -= 1
         return tx
-

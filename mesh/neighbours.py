@@ -81,4 +81,3 @@ def build_table(
     indptr = np.zeros(n_nodes + 1, dtype=np.int64)
     np.cumsum(np.bincount(tx, minlength=n_nodes), out=indptr[1:])
     return NeighbourTable(indptr=indptr, index=rx, gain_db=np.ascontiguousarray(gain))
-

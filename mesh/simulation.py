@@ -18,7 +18,7 @@ from mesh.backhaul import Backhaul
 from mesh.config import LINKS, EndpointConfig, SimConfig
 from mesh.context import SimContext
 from mesh.coverage import covered, probe_grid
-from mesh.forwarding import FORWARDERS, best_decoder
+from mesh.forwarding import FORWARDERS, Forwarder, best_decoder
 from mesh.ledger import RX, SLEEP, StateLedger
 from mesh.links import (
     FREQUENCY_HZ,
@@ -28,17 +28,14 @@ from mesh.links import (
     sir_weights,
 )
 from mesh.mac import endpoint_process
-from mesh.medium import Medium, ScanSchedule
+from mesh.medium import Medium, ScanSchedule, Transmission
 from mesh.neighbours import NeighbourTable, build_table
 from mesh.pathgain import PathGain
 from mesh.records import PacketRecords
 from mesh.server import NetworkServer
 from mesh.traffic import build_schedule
-from radios.energy import BATTERIES, NRF52840, NRF52840_MCU, SX1262, RadioEnergyProfile
+from radios.energy import BATTERIES, NRF52840_MCU, RADIO_PROFILES
 from topologies.base import ROLE_BRIDGE, Topology
-
-#: Radio energy profile of each link's endpoint radio (datasheets cited in ``radios.energy``).
-LINK_RADIO: dict[str, RadioEnergyProfile] = {"ble": NRF52840, "fsk": SX1262, "lora": SX1262}
 
 
 class SimulationError(ValueError):
@@ -77,7 +74,7 @@ class Network:
         ledger: StateLedger,
         records: PacketRecords,
         server: NetworkServer,
-        forwarder: object,
+        forwarder: Forwarder,
         path_gain: PathGain,
         is_bridge: np.ndarray,
         tx_power_dbm: dict[str, np.ndarray],
@@ -89,14 +86,14 @@ class Network:
         self.ledger = ledger
         self.records = records
         self.server = server
-        self.forwarder = forwarder  # a mesh.forwarding.Forwarder
+        self.forwarder = forwarder
         self.path_gain = path_gain
         self.is_bridge = is_bridge
         self.tx_power_dbm = tx_power_dbm
         self.ack_frames = 0
 
-    def best_decoder(self, tx: object) -> int:
-        return best_decoder(tx, self.is_bridge)  # type: ignore[arg-type]
+    def best_decoder(self, tx: Transmission) -> int:
+        return best_decoder(tx, self.is_bridge)
 
     def channel_busy(self, node: int, link: str, channel: int, threshold_dbm: float) -> bool:
         """Listen-before-talk: is any transmission on the channel heard at ``node`` above the
@@ -144,8 +141,9 @@ def assign_classes(
     return class_of_node
 
 
-def interference_floor_dbm(link: str, phys: list[ClassPhy], thresholds_db: np.ndarray,
-                           margin_db: float, capture: bool) -> float:
+def interference_floor_dbm(
+    link: str, phys: list[ClassPhy], thresholds_db: np.ndarray, margin_db: float, capture: bool
+) -> float:
     sensitivity = min(p.sensitivity_dbm for p in phys)
     worst = float(np.max(thresholds_db)) if capture else 0.0
     return sensitivity - max(worst, 0.0) - margin_db
@@ -158,7 +156,11 @@ def simulate(
 ) -> SimResult:
     """Run one scenario. ``progress(sim_time_s, duration_s)`` is called as simulated time passes."""
     ctx = SimContext(config.scenario.seed)
-    topo = topology if topology is not None else topologies.generate(config.topology, ctx.rng("topology"))
+    topo = (
+        topology
+        if topology is not None
+        else topologies.generate(config.topology, ctx.rng("topology"))
+    )
     classes = config.endpoint_classes
     n = topo.n_nodes
     is_bridge = topo.roles == ROLE_BRIDGE
@@ -189,12 +191,17 @@ def simulate(
         thresholds = sir_thresholds_db(link, classes, config.medium)
         weights[link] = sir_weights(thresholds, config.medium.capture)
         floor = interference_floor_dbm(
-            link, [phys[i] for i in link_classes], thresholds,
-            config.medium.interference_margin_db, config.medium.capture,
+            link,
+            [phys[i] for i in link_classes],
+            thresholds,
+            config.medium.interference_margin_db,
+            config.medium.capture,
         )
         transmitters = np.flatnonzero(on_link | (bridge_on_link & acked))
         listeners = np.flatnonzero(bridge_on_link | (on_link & acked))
-        tables[link] = build_table(path_gain, transmitters, listeners, power, floor, FREQUENCY_HZ[link])
+        tables[link] = build_table(
+            path_gain, transmitters, listeners, power, floor, FREQUENCY_HZ[link]
+        )
         cap = np.ones(n, dtype=np.int32)
         cap[is_bridge] = config.bridge.demodulators(link)
         capacity[link] = cap
@@ -275,7 +282,7 @@ def _charge(
     mcu = NRF52840_MCU
     for index, cls in enumerate(config.endpoint_classes):
         nodes = class_of_node == index
-        radio = LINK_RADIO[cls.link]
+        radio = RADIO_PROFILES[cls.radio_name]
         currents = np.array(
             [
                 radio.sleep_current_a,
@@ -297,7 +304,9 @@ def _charge(
 
 def _area_coverage(config: SimConfig, topo: Topology, phys: list[ClassPhy]) -> dict[str, float]:
     metrics = config.metrics
-    probes = probe_grid(topo.width_m, topo.height_m, metrics.area_probe_spacing_m, metrics.area_margin_m)
+    probes = probe_grid(
+        topo.width_m, topo.height_m, metrics.area_probe_spacing_m, metrics.area_margin_m
+    )
     result: dict[str, float] = {}
     bridges = topo.bridge_ids
     for link in config.links_in_use:
@@ -308,8 +317,13 @@ def _area_coverage(config: SimConfig, topo: Topology, phys: list[ClassPhy]) -> d
         phy = phys[index]
         budget = config.endpoint_classes[index].tx_power_dbm - phy.sensitivity_dbm
         ok = covered(
-            probes, topo.positions_m[bridges], topo.indoor[bridges], config.propagation,
-            FREQUENCY_HZ[link], budget, config.walls.wall_loss_db,
+            probes,
+            topo.positions_m[bridges],
+            topo.indoor[bridges],
+            config.propagation,
+            FREQUENCY_HZ[link],
+            budget,
+            config.walls.wall_loss_db,
         )
         result[link] = float(ok.mean())
     return result

@@ -67,15 +67,22 @@ def test_disk_area_coverage_of_poisson_bridges(mean_bridges_in_disk: float) -> N
     shares = []
     for seed in range(30):
         params = kind.params_type(
-            width_m=1000.0, height_m=1000.0, bridge_density_per_km2=density_per_m2 * 1e6,
+            width_m=1000.0,
+            height_m=1000.0,
+            bridge_density_per_km2=density_per_m2 * 1e6,
             endpoints=0.0,
         )
         topo = kind.generate(params, np.random.default_rng(seed))
         probes = probe_grid(topo.width_m, topo.height_m, 20.0, margin_m=range_m)
         bridges = topo.bridge_ids
         ok = covered(
-            probes, topo.positions_m[bridges], topo.indoor[bridges], Disk(range_m=range_m),
-            915e6, budget_db=0.0, wall_loss_db=0.0,
+            probes,
+            topo.positions_m[bridges],
+            topo.indoor[bridges],
+            Disk(range_m=range_m),
+            915e6,
+            budget_db=0.0,
+            wall_loss_db=0.0,
         )
         shares.append(ok.mean())
     expected = 1 - math.exp(-mean_bridges_in_disk)

@@ -36,7 +36,10 @@ def table(n: int, links: dict[int, dict[int, float]]) -> NeighbourTable:
 
 
 def lora_medium(
-    n: int, links: dict[int, dict[int, float]], capture: bool = True, demodulators: int = 8,
+    n: int,
+    links: dict[int, dict[int, float]],
+    capture: bool = True,
+    demodulators: int = 8,
     listeners: tuple[int, ...] = (0,),
 ) -> Medium:
     listening = np.zeros(n, dtype=bool)
@@ -44,8 +47,14 @@ def lora_medium(
     cap = np.full(n, demodulators, dtype=np.int32)
     weights = sir_weights(np.array(lora.rejection_matrix("goursaud")), capture)
     return Medium(
-        n, {"lora": table(n, links)}, {"lora": np.full(n, 14.0)}, {"lora": weights}, capture,
-        {"lora": cap}, {"lora": listening}, None,
+        n,
+        {"lora": table(n, links)},
+        {"lora": np.full(n, 14.0)},
+        {"lora": weights},
+        capture,
+        {"lora": cap},
+        {"lora": listening},
+        None,
     )
 
 
@@ -64,9 +73,7 @@ def test_lone_frame_above_sensitivity_is_received_and_below_is_not() -> None:
     assert outcome_at(b, 0) == RX_BELOW_SENSITIVITY
 
 
-@pytest.mark.parametrize(
-    ("sir_db", "stronger_survives"), [(6.0, True), (5.9, False), (10.0, True)]
-)
+@pytest.mark.parametrize(("sir_db", "stronger_survives"), [(6.0, True), (5.9, False), (10.0, True)])
 def test_same_sf_capture_threshold_is_6_db(sir_db: float, stronger_survives: bool) -> None:
     m = lora_medium(3, {1: {0: -80.0}, 2: {0: -80.0 - sir_db}})
     a = m.start(1, "lora", 0, 2, SENS_SF7, 0.0, 0.05, 0)
