@@ -10,8 +10,9 @@ What it models
         width_m  = cols*block_w + (cols+1)*street_width_m
         height_m = rows*block_h + (rows+1)*street_width_m
 
-    with ``n_blocks = ceil(homes / (2*homes_per_block_side))`` blocks on a near-square grid of
-    block *counts*: ``cols = ceil(sqrt(n_blocks))``, ``rows = ceil(n_blocks/cols)``.  Blocks are
+    with ``n_blocks = ceil(homes / (2*homes_per_block_side))`` blocks laid out so that the *area*
+    is as close to square as the block grid allows: ``cols`` minimises ``|ln(width/height)|``,
+    ``rows = ceil(n_blocks/cols)``.  Blocks are
     filled in order (row by row from the origin, x fastest; inside a block the south row west to
     east, then the north row), so exactly ``homes`` lots are occupied; leftover lots and blocks stay
     empty but their streets exist.  Each occupied lot has one ``house_width_m x house_depth_m``
@@ -214,6 +215,19 @@ class SuburbLayout:
             getattr(self, name).flags.writeable = False
 
 
+def _near_square_columns(n_blocks: int, pitch_x_m: float, pitch_y_m: float, street_m: float) -> int:
+    """Block columns whose street grid comes closest to a square area (ties: fewer empty
+    blocks, then fewer columns)."""
+
+    def badness(cols: int) -> tuple[float, int, int]:
+        rows = math.ceil(n_blocks / cols)
+        width = cols * pitch_x_m + street_m
+        height = rows * pitch_y_m + street_m
+        return (abs(math.log(width / height)), cols * rows - n_blocks, cols)
+
+    return min(range(1, n_blocks + 1), key=badness)
+
+
 def layout(params: SuburbParams) -> SuburbLayout:
     """Compute lots, house footprints and streets for ``params`` (deterministic)."""
     homes = int(params.homes)
@@ -223,9 +237,7 @@ def layout(params: SuburbParams) -> SuburbLayout:
     block_w, block_h = per_side * lw, 2.0 * ld
 
     n_blocks = math.ceil(homes / (2 * per_side))
-    cols = math.ceil(math.sqrt(n_blocks))
-    while (cols - 1) * (cols - 1) >= n_blocks:  # guard against sqrt rounding
-        cols -= 1
+    cols = _near_square_columns(n_blocks, block_w + sw, block_h + sw, sw)
     rows = math.ceil(n_blocks / cols)
     width_m = cols * block_w + (cols + 1) * sw
     height_m = rows * block_h + (rows + 1) * sw

@@ -35,10 +35,12 @@ def test_layout_geometry_defaults() -> None:
     p = SuburbParams()
     geo = layout(p)
     n_blocks = math.ceil(400 / 20)
-    assert (geo.blocks_x, geo.blocks_y) == (5, 4)
+    # 20 blocks of 200 x 70 m with 12 m streets: 3 x 7 blocks give 648 x 586 m, the layout
+    # closest to a square (2 x 10: 436 x 832 m; 4 x 5: 860 x 422 m)
+    assert (geo.blocks_x, geo.blocks_y) == (3, 7)
     assert geo.blocks_x * geo.blocks_y >= n_blocks
-    assert geo.width_m == pytest.approx(5 * 200 + 6 * 12)
-    assert geo.height_m == pytest.approx(4 * 70 + 5 * 12)
+    assert geo.width_m == pytest.approx(3 * 200 + 4 * 12)
+    assert geo.height_m == pytest.approx(7 * 70 + 8 * 12)
     assert geo.lots_m.shape == geo.houses_m.shape == (400, 4)
     # lot sizes and house sizes
     np.testing.assert_allclose(geo.lots_m[:, 2] - geo.lots_m[:, 0], 20.0)
@@ -59,7 +61,7 @@ def test_layout_geometry_defaults() -> None:
     corners = np.concatenate([geo.lots_m[:, 0:2], geo.lots_m[:, 2:4]])
     assert (_distance_to_segments(corners, geo.streets_m) >= 6.0 - 1e-9).all()
     # street centre lines: (rows+1)*cols horizontal + (cols+1)*rows vertical, inside the area
-    assert len(geo.streets_m) == 5 * 5 + 6 * 4
+    assert len(geo.streets_m) == 8 * 3 + 4 * 7
     assert (geo.streets_m[:, [0, 2]] == 6.0).any() and geo.streets_m.max() <= geo.width_m - 6.0
     assert not geo.lots_m.flags.writeable
 
@@ -76,8 +78,12 @@ def test_exact_home_and_bridge_counts(homes: int) -> None:
     geo = layout(p)
     n_blocks = math.ceil(homes / 20)
     assert geo.lots_m.shape[0] == homes
-    assert geo.blocks_x == math.ceil(math.sqrt(n_blocks))
     assert (geo.blocks_y - 1) * geo.blocks_x < n_blocks <= geo.blocks_x * geo.blocks_y
+    aspect = abs(math.log(geo.width_m / geo.height_m))
+    for cols in range(1, n_blocks + 1):  # no other column count gives a squarer area
+        rows = math.ceil(n_blocks / cols)
+        other = abs(math.log((cols * 212 + 12) / (rows * 82 + 12)))
+        assert aspect <= other + 1e-12
     t = generate(p, np.random.default_rng(homes))
     assert t.n_bridges == math.floor(0.25 * homes + 0.5)
     assert t.n_endpoints == math.floor(1.5 * homes + 0.5)
