@@ -61,7 +61,11 @@ def endpoint_table(sim: SimResult) -> dict[str, np.ndarray]:
     energy = charge * voltage[:, None]
     mean_current = charge.sum(axis=1) / sim.horizon_s
     with np.errstate(divide="ignore"):
-        life_days = sim.battery_capacity_c[nodes] / mean_current / SECONDS_PER_DAY
+        life_days = (
+            sim.battery_capacity_c[nodes]
+            / (mean_current + sim.battery_leakage_a[nodes])
+            / SECONDS_PER_DAY
+        )
     classes = sim.config.endpoint_classes
     class_index = sim.class_of_node[nodes]
     columns: dict[str, np.ndarray] = {

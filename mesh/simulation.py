@@ -52,6 +52,7 @@ class SimResult:
     charge_c: np.ndarray  # (n_nodes, 5): sleep, idle, rx, tx, mcu (coulombs; bridges 0)
     battery_voltage_v: np.ndarray  # per node (NaN for bridges)
     battery_capacity_c: np.ndarray  # per node (NaN for bridges)
+    battery_leakage_a: np.ndarray  # self-discharge as a current, per node (NaN for bridges)
     horizon_s: float
     area_coverage: dict[str, float]  # per link in use
     area_link: str  # the link whose coverage is reported as area_coverage
@@ -244,7 +245,9 @@ def simulate(
     horizon_s = max(float(env.now), duration_s)
 
     durations = ledger.close(horizon_s)
-    charge, voltage, capacity_c = _charge(config, topo, class_of_node, durations, ledger.wakes)
+    charge, voltage, capacity_c, leakage_a = _charge(
+        config, topo, class_of_node, durations, ledger.wakes
+    )
     area = _area_coverage(config, topo, phys)
     area_link = _area_link(config, class_of_node)
     return SimResult(
@@ -256,6 +259,7 @@ def simulate(
         charge_c=charge,
         battery_voltage_v=voltage,
         battery_capacity_c=capacity_c,
+        battery_leakage_a=leakage_a,
         horizon_s=horizon_s,
         area_coverage=area,
         area_link=area_link,
@@ -271,12 +275,13 @@ def _charge(
     class_of_node: np.ndarray,
     durations: np.ndarray,
     wakes: list[int],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Charge drawn per state from each endpoint's battery, and battery voltage/capacity."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Charge drawn per state from each endpoint's battery; battery voltage, capacity, leakage."""
     n = topo.n_nodes
     charge = np.zeros((n, 5))
     voltage = np.full(n, np.nan)
     capacity = np.full(n, np.nan)
+    leakage = np.full(n, np.nan)
     horizon_s = durations.sum(axis=1)
     wake_count = np.asarray(wakes, dtype=np.float64)
     mcu = NRF52840_MCU
@@ -298,8 +303,9 @@ def _charge(
         )
         battery = BATTERIES[cls.battery]
         voltage[nodes] = battery.voltage_v
-        capacity[nodes] = battery.capacity_mah * 3.6
-    return charge, voltage, capacity
+        capacity[nodes] = battery.capacity_c
+        leakage[nodes] = battery.leakage_current_a
+    return charge, voltage, capacity, leakage
 
 
 def _area_coverage(config: SimConfig, topo: Topology, phys: list[ClassPhy]) -> dict[str, float]:

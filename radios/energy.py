@@ -56,6 +56,7 @@ __all__ = [
 ]
 
 SECONDS_PER_DAY: float = 86_400.0
+SECONDS_PER_YEAR: float = 365.25 * SECONDS_PER_DAY
 _JOULES_PER_MAH_PER_V: float = 3.6
 """1 mAh at 1 V = 1e-3 A x 3600 s x 1 V = 3.6 J."""
 
@@ -176,22 +177,47 @@ class McuProfile:
 
 @dataclass(frozen=True)
 class Battery:
-    """Primary battery treated as an ideal energy reservoir."""
+    """Primary battery: an energy reservoir that also loses a share of its capacity per year to
+    self-discharge, modelled as a constant leakage current ``capacity x rate / year``."""
 
     name: str = field(metadata={"doc": "Battery name", "unit": ""})
     capacity_mah: float = field(metadata={"doc": "Usable capacity", "unit": "mAh"})
     voltage_v: float = field(metadata={"doc": "Nominal voltage", "unit": "V"})
+    self_discharge_per_year: float = field(
+        default=0.0,
+        metadata={"doc": "Share of the capacity lost per year on the shelf", "unit": "1/yr"},
+    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"name must be a non-empty string, got {self.name!r}")
         _check_positive("capacity_mah", self.capacity_mah)
         _check_positive("voltage_v", self.voltage_v)
+        rate = _check_nonneg("self_discharge_per_year", self.self_discharge_per_year)
+        if rate >= 1.0:
+            raise ValueError(f"self_discharge_per_year must be < 1, got {rate}")
 
     @property
     def capacity_j(self) -> float:
         """Stored energy in joules: ``capacity_mah * 3.6 * voltage_v``."""
         return self.capacity_mah * _JOULES_PER_MAH_PER_V * self.voltage_v
+
+    @property
+    def capacity_c(self) -> float:
+        """Stored charge in coulombs: ``capacity_mah * 3.6``."""
+        return self.capacity_mah * _JOULES_PER_MAH_PER_V
+
+    @property
+    def leakage_current_a(self) -> float:
+        """Self-discharge as an equivalent constant current (capacity x rate per year)."""
+        return self.capacity_c * self.self_discharge_per_year / SECONDS_PER_YEAR
+
+    def life_days_at_current(self, mean_current_a: float) -> float:
+        """Days until exhausted at a constant load ``mean_current_a`` plus self-discharge."""
+        total = _check_nonneg("mean_current_a", mean_current_a) + self.leakage_current_a
+        if total == 0.0:
+            return math.inf
+        return self.capacity_c / total / SECONDS_PER_DAY
 
     def life_days(self, mean_power_w: float) -> float:
         """Days until the battery is exhausted at a constant ``mean_power_w`` (inf for 0 W).
@@ -217,7 +243,9 @@ NRF52840: RadioEnergyProfile = RadioEnergyProfile(
     # ASSUMPTION: radio DISABLED with the 32 MHz crystal running and CPU in WFI between the
     # back-to-back operations of one event; ~0.25 mA (order of the HFXO run current).
     idle_current_a=0.25e-3,
-    sleep_current_a=1.5e-6,  # System ON, wake on RTC (nRF52840 PS "Sleep")
+    # The radio is part of the nRF52840: while it is off the chip draws its System ON sleep
+    # current, which is charged once, as the MCU's (NRF52840_MCU), not a second time here.
+    sleep_current_a=0.0,
 )
 """Nordic nRF52840 radio (BLE) energy profile."""
 
@@ -252,13 +280,26 @@ ALKALINE_2AA: Battery = Battery(
     # (25 mA to 0.8 V) for a higher cut-off (~1.0 V/cell) and pulsed radio loads.
     capacity_mah=2500.0,
     voltage_v=3.0,  # two 1.5 V alkaline cells in series
+    # ASSUMPTION: 2 %/year, the typical alkaline shelf loss at 21 C (Linden & Reddy, "Handbook
+    # of Batteries", 4th ed., ch. 11: 2-3 %/year; Energizer quotes 10-year storage).
+    self_discharge_per_year=0.02,
 )
 """Two AA alkaline cells in series."""
 
-CR2032: Battery = Battery(name="CR2032", capacity_mah=225.0, voltage_v=3.0)
+CR2032: Battery = Battery(
+    name="CR2032",
+    capacity_mah=225.0,
+    voltage_v=3.0,
+    self_discharge_per_year=0.01,  # Energizer CR2032 datasheet: ~1 %/year at 21 C
+)
 """Lithium coin cell CR2032 (IEC 60086 typical 225 mAh, 3.0 V; Energizer datasheet 235 mAh)."""
 
-LI_SOCL2_AA: Battery = Battery(name="Li-SOCl2-AA", capacity_mah=2600.0, voltage_v=3.6)
+LI_SOCL2_AA: Battery = Battery(
+    name="Li-SOCl2-AA",
+    capacity_mah=2600.0,
+    voltage_v=3.6,
+    self_discharge_per_year=0.01,  # Saft LS14500 datasheet: < 1 %/year at +20 C (upper bound)
+)
 """Saft LS14500 lithium-thionyl chloride AA cell (3.6 V, 2.6 Ah nominal)."""
 
 RADIO_PROFILES: Mapping[str, RadioEnergyProfile] = MappingProxyType(

@@ -65,7 +65,9 @@ def test_profile_values_and_registry() -> None:
     sx = energy.SX1262
     assert (sx.rx_current_a, sx.idle_current_a, sx.sleep_current_a) == (4.6e-3, 0.6e-3, 0.6e-6)
     assert energy.SX1262_SLEEP_COLD_CURRENT_A == pytest.approx(0.16e-6)
-    assert energy.NRF52840.sleep_current_a == pytest.approx(1.5e-6)
+    # the nRF52840's System ON sleep (1.5 uA) is charged once, as the MCU's, not as the radio's
+    assert energy.NRF52840.sleep_current_a == 0.0
+    assert energy.NRF52840_MCU.sleep_current_a == pytest.approx(1.5e-6)
     with pytest.raises(TypeError):
         energy.RADIO_PROFILES["x"] = sx  # type: ignore[index]
 
@@ -109,3 +111,16 @@ def test_frozen_and_metadata() -> None:
     for cls in (energy.RadioEnergyProfile, energy.McuProfile, energy.Battery):
         for f in dataclasses.fields(cls):
             assert f.metadata["doc"] and isinstance(f.metadata["unit"], str)
+
+
+def test_battery_life_with_self_discharge_closed_form() -> None:
+    b = energy.LI_SOCL2_AA
+    capacity_c = 2600 * 3.6
+    leakage = capacity_c * 0.01 / (365.25 * 86400)
+    assert b.leakage_current_a == pytest.approx(leakage)
+    # 10 uA load: 9360 C / (10e-6 + 0.297e-6) A
+    assert b.life_days_at_current(10e-6) == pytest.approx(capacity_c / (10e-6 + leakage) / 86400)
+    # with no load the cell still empties by self-discharge in 1 / rate years
+    assert b.life_days_at_current(0.0) == pytest.approx(100 * 365.25)
+    with pytest.raises(ValueError):
+        energy.Battery("x", 100.0, 3.0, self_discharge_per_year=1.0)
