@@ -146,3 +146,24 @@ def markdown() -> str:
 
 def readme_block() -> str:
     return f"{README_BEGIN}\n\n{markdown()}\n{README_END}"
+
+
+def update_readme(path: str) -> bool:
+    """Rewrite the generated block of the README at ``path``; return whether it changed."""
+    from pathlib import Path
+
+    readme = Path(path)
+    text = readme.read_text(encoding="utf-8")
+    start = text.index(README_BEGIN)
+    end = text.index(README_END) + len(README_END)
+    new = text[:start] + readme_block() + text[end:]
+    if new != text:
+        readme.write_text(new, encoding="utf-8")
+    return new != text
+
+
+if __name__ == "__main__":  # python -m experiments.reference README.md
+    import sys
+
+    for name in sys.argv[1:]:
+        print(f"{name}: {'updated' if update_readme(name) else 'up to date'}")
