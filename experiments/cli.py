@@ -7,6 +7,7 @@ the file, the key and what is allowed, exits with status 2 and writes nothing.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -16,9 +17,11 @@ from typing import Any
 
 import click
 
+import topologies
 from experiments import reference
 from experiments.runner import RunResult, run, summary_json
-from experiments.spec import SpecError, load_spec
+from experiments.spec import Spec, SpecError, load_spec
+from mesh.context import make_streams
 from mesh.simulation import SimulationError
 from topologies.base import TopologyError
 
@@ -32,7 +35,32 @@ class UsageFailure(click.ClickException):
         click.echo(f"error: {self.format_message()}", err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Main(click.Group):
+    """The command group; remembers the arguments it was given (for ``run.json``)."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        argv = list(args)
+        ctx = super().make_context(info_name, args, parent, **extra)
+        ctx.meta[_ARGV] = argv
+        return ctx
+
+
+_ARGV = "sidemesh.argv"
+
+
+def _command_line() -> list[str]:
+    ctx = click.get_current_context(silent=True)
+    argv = ctx.meta.get(_ARGV, sys.argv[1:]) if ctx is not None else sys.argv[1:]
+    return ["sidemesh", *argv]
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="sidemesh")
 def main() -> None:
     """sidemesh: emulate Sidewalk-style neighbourhood networks of BLE/FSK/LoRa bridges and
@@ -61,8 +89,35 @@ def _progress(enabled: bool) -> Iterator[Callable[[float, float], None] | None]:
         yield update
 
 
+def _load(
+    spec: Path | None,
+    overrides: tuple[str, ...],
+    seed: int | None = None,
+    duration: str | None = None,
+) -> Spec:
+    try:
+        return load_spec(spec, overrides, seed=seed, duration=duration)
+    except SpecError as err:
+        raise UsageFailure(str(err)) from None
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    """Refuse an output folder that cannot be created, before spending time on the run."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageFailure(
+            f"--out {out_dir}: exists and is not a folder; give a new or existing folder"
+        )
+    ancestor = out_dir.absolute().parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise UsageFailure(f"--out {out_dir}: {ancestor} is not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise UsageFailure(f"--out {out_dir}: no permission to write in {ancestor}")
+
+
 @main.command("run")
-@click.argument("spec", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("spec", required=False, type=click.Path(path_type=Path))
 @click.option("--seed", type=int, help="Seed of every random stream (overrides [scenario] seed).")
 @click.option("--duration", help="Simulated time, e.g. 6h, 90m, 3600s (overrides duration_s).")
 @click.option(
@@ -85,16 +140,13 @@ def run_command(
     quiet: bool,
 ) -> None:
     """Run SPEC (default: the built-in suburb scenario) and print a summary."""
-    try:
-        loaded = load_spec(spec, overrides, seed=seed, duration=duration)
-    except SpecError as err:
-        raise UsageFailure(str(err)) from None
-    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
-        raise UsageFailure(f"--out {out_dir}: exists and is not a folder")
+    loaded = _load(spec, overrides, seed, duration)
+    if out_dir is not None:
+        _check_out_dir(out_dir)
     show_progress = not quiet and sys.stderr.isatty()
     try:
         with _progress(show_progress) as progress:
-            result = run(loaded, progress=progress, command=["sidemesh", *sys.argv[1:]])
+            result = run(loaded, progress=progress, command=_command_line())
     except (TopologyError, SimulationError) as err:
         raise UsageFailure(f"{loaded.source}: [topology]: {err}") from None
     if out_dir is not None:
@@ -163,9 +215,12 @@ def format_summary(result: RunResult) -> str:
 
 
 def _echo_rows(rows: list[reference.KeyDoc], indent: str = "    ") -> None:
+    key_w = max([26, *(len(r.key) for r in rows)])
+    default_w = max([14, *(len(r.default) for r in rows)])
+    unit_w = max([6, *(len(r.unit) + 1 for r in rows)])
     for r in rows:
         unit = f" {r.unit}" if r.unit else ""
-        click.echo(f"{indent}{r.key:<26} {r.default:<14}{unit:<5} {r.doc}")
+        click.echo(f"{indent}{r.key:<{key_w}} {r.default:<{default_w}}{unit:<{unit_w}} {r.doc}")
 
 
 @main.command("radios")
@@ -192,8 +247,10 @@ def radios_command() -> None:
         )
     click.echo("\nbatteries ([endpoint] battery = NAME):")
     for name, b in BATTERIES.items():
+        leak = getattr(b, "self_discharge_per_year", 0.0)
         click.echo(
             f"    {name:<12} {b.capacity_mah:g} mAh at {b.voltage_v:g} V ({b.capacity_j:.0f} J)"
+            + (f", self-discharge {leak:.1%} a year" if leak else "")
         )
     click.echo("\npropagation models ([propagation] model = NAME):")
     for name, model in PROPAGATION_MODELS.items():
@@ -219,12 +276,26 @@ def reference_command() -> None:
 
 
 @main.command("validate")
-@click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE")
-def validate_command(spec: Path, overrides: tuple[str, ...]) -> None:
-    """Check SPEC without running it; print the resolved tables."""
-    try:
-        loaded = load_spec(spec, overrides)
-    except SpecError as err:
-        raise UsageFailure(str(err)) from None
+@click.argument("spec", type=click.Path(path_type=Path))
+@click.option("--seed", type=int, help="Seed of every random stream (overrides [scenario] seed).")
+@click.option("--duration", help="Simulated time, e.g. 6h, 90m, 3600s (overrides duration_s).")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="SECTION.KEY=VALUE",
+    help="Override one spec key; VALUE in TOML syntax. Repeatable.",
+)
+def validate_command(
+    spec: Path, seed: int | None, duration: str | None, overrides: tuple[str, ...]
+) -> None:
+    """Check SPEC (and lay out its topology) without running it; print the resolved tables."""
+    loaded = _load(spec, overrides, seed, duration)
+    if loaded.topology is None:
+        try:
+            topologies.generate(
+                loaded.config.topology, make_streams(loaded.config.scenario.seed)["topology"]
+            )
+        except TopologyError as err:
+            raise UsageFailure(f"{loaded.source}: [topology]: {err}") from None
     click.echo(json.dumps(loaded.data, indent=2, sort_keys=True, default=str))

@@ -72,7 +72,7 @@ def run(
 ) -> RunResult:
     """Simulate ``spec`` and summarise it."""
     started = time.perf_counter()
-    sim = simulate(spec.config, progress=progress)
+    sim = simulate(spec.config, topology=spec.topology, progress=progress)
     summary = summarize(sim)
     return RunResult(spec, sim, summary, time.perf_counter() - started, tuple(command))
 
@@ -142,32 +142,51 @@ def write_folder(out_dir: Path, files: Mapping[str, str]) -> Path:
     """Write ``files`` into ``out_dir`` so that no reader ever sees a partial file.
 
     A new folder is assembled next to its final place and renamed into it; into an existing
-    folder each file is written to a temporary name and renamed over the old one.
+    folder each file is written to a temporary name and renamed over the old one. Files and a new
+    folder get the usual permissions (0666 / 0777 less the umask), like ``open`` and ``mkdir``.
+    On failure nothing new is left behind (not even parent folders created for it).
     """
-    out_dir = out_dir.resolve()
-    parent = out_dir.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    if not out_dir.exists():
-        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=parent))
-        try:
-            for name, text in files.items():
-                (staging / name).write_text(text, encoding="utf-8")
-            os.replace(staging, out_dir)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+    out_dir = Path(os.path.abspath(out_dir))
+    if out_dir.is_dir():
+        for name, text in files.items():
+            write_atomic(out_dir / name, text)
         return out_dir
-    for name, text in files.items():
-        write_atomic(out_dir / name, text)
+    parent = out_dir.parent
+    created = [p for p in (parent, *parent.parents) if not p.exists()]
+    staging: Path | None = None
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=parent))
+        for name, text in files.items():
+            (staging / name).write_text(text, encoding="utf-8")
+        os.chmod(staging, 0o777 & ~_umask())
+        os.replace(staging, out_dir)
+    except BaseException:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        for folder in created:  # innermost first
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
     return out_dir
 
 
 def write_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` by a file holding ``text`` (written aside, then renamed)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

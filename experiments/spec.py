@@ -10,7 +10,9 @@ loader, the CLI listings and the README reference cannot drift apart. Any proble
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import json
 import math
 import re
 import tomllib
@@ -33,7 +35,8 @@ from mesh.config import (
     SimConfig,
 )
 from radios.propagation import PROPAGATION_MODELS
-from topologies import TOPOLOGY_KINDS
+from topologies import TOPOLOGY_KINDS, CsvParams, Topology, TopologyError
+from topologies.csv_loader import load as load_csv
 
 SECTIONS: tuple[str, ...] = (
     "scenario",
@@ -67,23 +70,50 @@ class Spec:
     source: str  # file path, or "<built-in default.toml>"
     data: Mapping[str, Any]  # the TOML tables after overrides (for records)
     base_dir: Path
+    #: A CSV topology, read (and checked against the endpoint classes) when the spec is loaded,
+    #: so that a bad file is reported by ``load_spec`` / ``sidemesh validate`` and read only once.
+    topology: Topology | None = None
 
 
 def parse_duration(text: str | float | int) -> float:
     """Seconds from ``3600``, ``3600s``, ``90m``, ``6h``, ``1.5h`` or ``2d``."""
-    if isinstance(text, bool):
-        raise ValueError("a duration must be a number or text like 6h, 90m, 3600s")
+    allowed = "use a number > 0 with an optional unit s, m, h or d, e.g. 6h, 90m, 3600s or 3600"
+    if isinstance(text, bool) or not isinstance(text, str | int | float):
+        raise ValueError(f"{show(text)} is not a duration; {allowed}")
     if isinstance(text, int | float):
         value = float(text)
     else:
-        match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([smhd]?)\s*", text)
+        match = re.fullmatch(
+            r"\s*([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)\s*([smhd]?)\s*", text
+        )
         if not match:
-            raise ValueError(f"{text!r} is not a duration; use e.g. 6h, 90m, 3600s or 3600")
+            raise ValueError(f"{text!r} is not a duration; {allowed}")
         scale = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}[match.group(2)]
         value = float(match.group(1)) * scale
     if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"a duration must be > 0, got {text!r}")
+        raise ValueError(f"{show(text)} is not a finite duration > 0; {allowed}")
     return value
+
+
+def show(value: Any) -> str:
+    """``value`` as it is written in TOML (true, "text", [1, 2], { a = 1 }), for messages."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(show(v) for v in value) + "]"
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        return "{ " + ", ".join(f"{k} = {show(v)}" for k, v in value.items()) + " }"
+    return str(value)
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -116,7 +146,8 @@ def load_spec(
     """Load a spec file (``None``: the built-in default scenario), apply overrides, validate.
 
     ``overrides`` are ``"section.key=value"`` strings (value in TOML syntax, bare words taken as
-    text) or a mapping from ``"section.key"`` to a Python value.
+    text) or a mapping from ``"section.key"`` to a Python value. ``seed`` and ``duration`` (a
+    number of seconds or text like ``6h``) override ``[scenario]`` like the CLI options.
     """
     if path is None:
         source = f"<built-in {DEFAULT_SPEC}>"
@@ -127,53 +158,118 @@ def load_spec(
         source = str(p)
         data = read_toml(p)
         base_dir = p.resolve().parent
-    data = apply_overrides(data, overrides, source)
+    items = override_items(overrides, source)
+    options: dict[str, Any] = {}
     if seed is not None:
-        data.setdefault("scenario", {})["seed"] = seed
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+            raise SpecError(source, "--seed", f"must be an integer in 0..2**63-1, got {show(seed)}")
+        options["seed"] = seed
     if duration is not None:
         try:
-            data.setdefault("scenario", {})["duration_s"] = parse_duration(duration)
+            options["duration_s"] = parse_duration(duration)
         except ValueError as err:
             raise SpecError(source, "--duration", str(err)) from None
-    config = build_config(data, source, base_dir)
-    return Spec(config=config, source=source, data=data, base_dir=base_dir)
+    merged = _with_options(apply_overrides(data, items, source), options)
+    try:
+        config = build_config(merged, source, base_dir)
+    except SpecError as err:
+        raise _blame(err, data, items, options, source, base_dir) from None
+    topology = _load_csv_topology(config, source)
+    return Spec(config=config, source=source, data=merged, base_dir=base_dir, topology=topology)
+
+
+def _with_options(data: dict[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
+    scenario = data.setdefault("scenario", {}) if options else None
+    if isinstance(scenario, dict):  # (not a table: build_config reports it)
+        scenario.update(options)
+    return data
+
+
+def _blame(
+    err: SpecError,
+    data: dict[str, Any],
+    items: list[tuple[str, Any, str]],
+    options: Mapping[str, Any],
+    source: str,
+    base_dir: Path,
+) -> SpecError:
+    """``err`` naming the ``--set`` override that made a valid file invalid (if one did)."""
+    if not items:
+        return err
+    for k in range(len(items) + 1):
+        try:
+            build_config(
+                _with_options(apply_overrides(data, items[:k], source), options), source, base_dir
+            )
+        except SpecError:
+            if k == 0:
+                return err  # the file itself is invalid
+            text = items[k - 1][2]
+            return SpecError(err.source, f"{err.key} (from --set {text})", err.message)
+    return err
+
+
+def override_items(
+    overrides: Sequence[str] | Mapping[str, Any], source: str
+) -> list[tuple[str, Any, str]]:
+    """``(dotted key, value, text as given)`` of every override; values parsed as TOML."""
+    if isinstance(overrides, str):
+        overrides = [overrides]
+    if isinstance(overrides, Mapping):
+        return [(str(k), v, f"{k}={show(v)}") for k, v in overrides.items()]
+    items = []
+    for text in overrides:
+        if not isinstance(text, str) or "=" not in text:
+            raise SpecError(
+                source, f"--set {text}", "expected section.key=value (value in TOML syntax)"
+            )
+        key, raw = text.split("=", 1)
+        items.append((key.strip(), _parse_value(raw.strip()), text))
+    return items
 
 
 def apply_overrides(
-    data: dict[str, Any], overrides: Sequence[str] | Mapping[str, Any], source: str
+    data: dict[str, Any],
+    overrides: Sequence[str] | Mapping[str, Any] | list[tuple[str, Any, str]],
+    source: str,
 ) -> dict[str, Any]:
     """A deep copy of ``data`` with ``section.key[.subkey]=value`` overrides applied."""
     result = _deep_copy(data)
-    items: list[tuple[str, Any]]
-    if isinstance(overrides, Mapping):
-        items = list(overrides.items())
+    items: list[tuple[str, Any, str]]
+    if isinstance(overrides, list) and all(isinstance(o, tuple) for o in overrides):
+        items = typing.cast(list[tuple[str, Any, str]], overrides)  # already parsed
     else:
-        items = []
-        for text in overrides:
-            if "=" not in text:
-                raise SpecError(source, f"--set {text}", "expected section.key=value")
-            key, raw = text.split("=", 1)
-            items.append((key.strip(), _parse_value(raw.strip())))
-    for key, value in items:
+        items = override_items(typing.cast(Sequence[str] | Mapping[str, Any], overrides), source)
+    for key, value, text in items:
         parts = key.split(".")
-        if len(parts) < 2 or not all(parts):
-            raise SpecError(source, f"--set {key}", "expected section.key=value")
+        if len(parts) < 2 or not all(p.strip() for p in parts):
+            raise SpecError(
+                source, f"--set {text}", "expected section.key=value (value in TOML syntax)"
+            )
+        parts = [p.strip() for p in parts]
         if parts[0] not in SECTIONS:
             raise SpecError(
                 source,
-                f"--set {key}",
+                f"--set {text}",
                 f"unknown section {parts[0]!r}; allowed: {', '.join(SECTIONS)}",
             )
         if parts[0] == "endpoint_class":
             classes = result.get("endpoint_class", [])
+            if not isinstance(classes, list):
+                classes = []
             match = [c for c in classes if isinstance(c, dict) and c.get("name") == parts[1]]
             if not match or len(parts) < 3:
-                names = [c.get("name") for c in classes if isinstance(c, dict)]
-                raise SpecError(
-                    source,
-                    f"--set {key}",
-                    f"use endpoint_class.NAME.key with NAME one of {names}",
-                )
+                names = [str(c.get("name")) for c in classes if isinstance(c, dict)]
+                if not names:
+                    message = "this spec has no [[endpoint_class]] entries; set [endpoint] keys"
+                elif not match:
+                    message = (
+                        f"no endpoint class named {parts[1]!r}; use endpoint_class.NAME.key "
+                        f"with NAME one of {', '.join(names)}"
+                    )
+                else:
+                    message = f"use endpoint_class.{parts[1]}.key (a key of the class)"
+                raise SpecError(source, f"--set {text}", message)
             node: dict[str, Any] = match[0]
             parts = parts[2:]
         else:
@@ -181,7 +277,7 @@ def apply_overrides(
         for part in parts[:-1]:
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
-                raise SpecError(source, f"--set {key}", f"{part!r} is not a table")
+                raise SpecError(source, f"--set {text}", f"{part!r} is {show(child)}, not a table")
             node = child
         node[parts[-1]] = value
     return result
@@ -202,6 +298,44 @@ def _deep_copy(value: Any) -> Any:
     return value
 
 
+def _load_csv_topology(config: SimConfig, source: str) -> Topology | None:
+    """Read a CSV topology now, so that a bad file is a spec error naming the file and line."""
+    params = config.topology
+    if not isinstance(params, CsvParams):
+        return None
+    try:
+        topology = load_csv(params)
+    except TopologyError as err:
+        raise SpecError(source, "[topology] path", str(err)) from None
+    if "class" in topology.fields:
+        names = [c.name for c in config.endpoint_classes]
+        column = topology.fields["class"]
+        rows = topology.fields["csv_row"]
+        for node in topology.endpoint_ids.tolist():
+            name = str(column[node])
+            if name not in names:
+                line = _csv_line_numbers(params.path)[int(rows[node])]
+                raise SpecError(
+                    source,
+                    "[topology] path",
+                    f"{params.path}:{line}: column 'class': {name!r} is not an endpoint class; "
+                    f"allowed: {', '.join(names)}",
+                )
+    return topology
+
+
+def _csv_line_numbers(path: str) -> list[int]:
+    """Line number of each data row of a CSV file, skipping blank lines as the loader does."""
+    lines: list[int] = []
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh)
+        for cells in reader:
+            if not cells or (len(cells) == 1 and not cells[0].strip()):
+                continue
+            lines.append(reader.line_num)
+    return lines[1:]  # after the header
+
+
 def build_config(data: Mapping[str, Any], source: str, base_dir: Path) -> SimConfig:
     """Validate the TOML tables and build the engine configuration."""
     for section in data:
@@ -216,7 +350,13 @@ def build_config(data: Mapping[str, Any], source: str, base_dir: Path) -> SimCon
     prop_table = dict(_table(data, "propagation", source))
     walls_table = {k: prop_table.pop(k) for k in list(prop_table) if k == "wall_loss_db"}
     propagation = _build_kind(
-        PROPAGATION_MODELS, prop_table, "model", "log_distance", source, "[propagation]"
+        PROPAGATION_MODELS,
+        prop_table,
+        "model",
+        "log_distance",
+        source,
+        "[propagation]",
+        also_allowed=("wall_loss_db",),
     )
     walls = build_dataclass(PropagationExtras, walls_table, source, "[propagation]")
     medium = build_dataclass(MediumConfig, _table(data, "medium", source), source, "[medium]")
@@ -230,13 +370,30 @@ def build_config(data: Mapping[str, Any], source: str, base_dir: Path) -> SimCon
     if not isinstance(raw_classes, list) or not all(isinstance(c, dict) for c in raw_classes):
         raise SpecError(source, "[[endpoint_class]]", "must be an array of tables")
     classes: list[EndpointConfig] = []
-    if not raw_classes:
+    if raw_classes:  # [endpoint] only holds defaults: report its own mistakes under its name
+        check_keys(EndpointConfig, endpoint_table, source, "[endpoint]")
+    else:
         classes.append(build_dataclass(EndpointConfig, endpoint_table, source, "[endpoint]"))
     for k, entry in enumerate(raw_classes):
         name = entry.get("name", f"class{k + 1}")
         merged = _merge(endpoint_table, entry)
-        classes.append(
-            build_dataclass(EndpointConfig, merged, source, f"[[endpoint_class]] {name!s}")
+        where = f"[[endpoint_class]] (name = {show(name)})"
+        classes.append(build_dataclass(EndpointConfig, merged, source, where))
+    names = [c.name for c in classes]
+    for name in names:
+        if names.count(name) > 1:
+            raise SpecError(
+                source,
+                "[[endpoint_class]] name",
+                f"two classes are named {show(name)}; every class needs its own name",
+            )
+    total = sum(c.share for c in classes)
+    if abs(total - 1.0) > 1e-6:
+        shares = ", ".join(f"{c.name} {c.share:g}" for c in classes)
+        raise SpecError(
+            source,
+            "[[endpoint_class]] share",
+            f"the shares of the classes must sum to 1, got {total:g} ({shares})",
         )
     bridge = build_dataclass(BridgeConfig, _table(data, "bridge", source), source, "[bridge]")
     metrics = build_dataclass(MetricsConfig, _table(data, "metrics", source), source, "[metrics]")
@@ -294,6 +451,7 @@ def _build_kind(
     default: str,
     source: str,
     where: str,
+    also_allowed: tuple[str, ...] = (),
 ) -> Any:
     table = dict(table)
     kind = table.pop(selector, default)
@@ -301,31 +459,77 @@ def _build_kind(
         raise SpecError(
             source,
             f"{where} {selector}",
-            f"unknown {selector} {kind!r}; allowed: {', '.join(registry)}",
+            f"unknown {selector} {show(kind)}; allowed: {', '.join(registry)}",
         )
-    return build_dataclass(registry[kind], table, source, f"{where} ({selector} = {kind!r})")
+    return build_dataclass(
+        registry[kind],
+        table,
+        source,
+        f"{where} ({selector} = {show(kind)})",
+        also_allowed=(selector, *also_allowed),
+    )
 
 
-def build_dataclass(cls: type, table: Mapping[str, Any], source: str, where: str) -> Any:
-    """Instantiate frozen dataclass ``cls`` from a TOML table, checking every key and type."""
+def build_dataclass(
+    cls: type,
+    table: Mapping[str, Any],
+    source: str,
+    where: str,
+    prefix: str = "",
+    also_allowed: tuple[str, ...] = (),
+) -> Any:
+    """Instantiate frozen dataclass ``cls`` from a TOML table, checking every key and type.
+
+    Errors name ``where`` (the section) and the key, dotted below it for nested tables
+    (``[endpoint] lora.sf``).
+    """
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
     for key, value in table.items():
         if key not in fields:
             raise SpecError(
-                source, f"{where} {key}", f"unknown key; allowed: {', '.join(sorted(fields))}"
+                source,
+                f"{where} {prefix}{key}",
+                f"unknown key; allowed: {', '.join(sorted([*fields, *also_allowed]))}",
             )
-        kwargs[key] = _coerce(hints[key], value, source, f"{where} {key}")
+        kwargs[key] = _coerce(hints[key], value, source, where, f"{prefix}{key}")
     try:
         return cls(**kwargs)
     except ConfigError as err:
-        raise SpecError(source, f"{where} {err.key}", err.message) from None
+        raise SpecError(source, f"{where} {prefix}{err.key}", err.message) from None
     except (ValueError, TypeError) as err:
-        raise SpecError(source, where, str(err)) from None
+        message = str(err)
+        # radios/topologies messages start with the field name: name that key, keep the text
+        first = message.split(" ", 1)[0].rstrip(":")
+        if first in fields and " " in message:
+            key = f"{where} {prefix}{first}"
+            raise SpecError(source, key, message.split(" ", 1)[1]) from None
+        raise SpecError(source, f"{where} {prefix}".rstrip(), message) from None
 
 
-def _coerce(hint: Any, value: Any, source: str, key: str) -> Any:
+def check_keys(
+    cls: type, table: Mapping[str, Any], source: str, where: str, prefix: str = ""
+) -> None:
+    """Check the keys and value types of a partial table of ``cls`` (without building it)."""
+    fields = {f.name for f in dataclasses.fields(cls) if f.init}
+    hints = typing.get_type_hints(cls)
+    for key, value in table.items():
+        if key not in fields:
+            raise SpecError(
+                source,
+                f"{where} {prefix}{key}",
+                f"unknown key; allowed: {', '.join(sorted(fields))}",
+            )
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint) and isinstance(hint, type) and isinstance(value, dict):
+            check_keys(hint, value, source, where, f"{prefix}{key}.")
+        else:
+            _coerce(hint, value, source, where, f"{prefix}{key}")
+
+
+def _coerce(hint: Any, value: Any, source: str, where: str, name: str) -> Any:
+    key = f"{where} {name}"
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
@@ -335,7 +539,7 @@ def _coerce(hint: Any, value: Any, source: str, key: str) -> Any:
         errors = []
         for option in options:
             try:
-                return _coerce(option, value, source, key)
+                return _coerce(option, value, source, where, name)
             except SpecError as err:
                 errors.append(err.message)
         raise SpecError(source, key, " or ".join(errors))
@@ -343,35 +547,37 @@ def _coerce(hint: Any, value: Any, source: str, key: str) -> Any:
         return value
     if dataclasses.is_dataclass(hint) and isinstance(hint, type):
         if not isinstance(value, dict):
-            raise SpecError(source, key, f"must be a table like {{ key = value }}, got {value!r}")
-        return build_dataclass(hint, value, source, key)
+            raise SpecError(
+                source, key, f"must be a table like {{ key = value }}, got {show(value)}"
+            )
+        return build_dataclass(hint, value, source, where, f"{name}.")
     if origin is tuple:
         if not isinstance(value, list):
-            raise SpecError(source, key, f"must be a list, got {value!r}")
+            raise SpecError(source, key, f"must be a list like [...], got {show(value)}")
         item = args[0] if args else Any
-        return tuple(_coerce(item, v, source, key) for v in value)
+        return tuple(_coerce(item, v, source, where, name) for v in value)
     if origin is typing.Literal:
         if value not in args:
             raise SpecError(
-                source, key, f"must be one of {', '.join(map(repr, args))}; got {value!r}"
+                source, key, f"must be one of {', '.join(map(show, args))}; got {show(value)}"
             )
         return value
     if hint is bool:
         if not isinstance(value, bool):
-            raise SpecError(source, key, f"must be true or false, got {value!r}")
+            raise SpecError(source, key, f"must be true or false, got {show(value)}")
         return value
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise SpecError(source, key, f"must be an integer, got {value!r}")
+            raise SpecError(source, key, f"must be an integer, got {show(value)}")
         return value
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise SpecError(source, key, f"must be a number, got {value!r}")
+            raise SpecError(source, key, f"must be a number, got {show(value)}")
         if not math.isfinite(float(value)):
-            raise SpecError(source, key, f"must be finite, got {value!r}")
+            raise SpecError(source, key, f"must be a finite number, got {show(value)}")
         return float(value)
     if hint is str:
         if not isinstance(value, str):
-            raise SpecError(source, key, f"must be text, got {value!r}")
+            raise SpecError(source, key, f"must be text in quotes, got {show(value)}")
         return value
     raise SpecError(source, key, f"unsupported type {hint!r}")
