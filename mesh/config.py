@@ -23,6 +23,8 @@ from radios.propagation import LogDistance
 
 LINKS: tuple[str, ...] = ("ble", "fsk", "lora")
 LinkName = Literal["ble", "fsk", "lora"]
+#: Most fragments one packet may be split into (ASSUMPTION: an 8-bit fragment counter).
+MAX_FRAGMENTS = 256
 #: Endpoint radio chip per link when ``radio = "auto"`` (profiles in ``radios.energy``).
 DEFAULT_RADIO: dict[str, str] = {"ble": "nrf52840", "fsk": "sx1262", "lora": "sx1262"}
 
@@ -211,6 +213,11 @@ class EndpointConfig:
             "radio",
             f"must be auto or one of {', '.join(RADIO_PROFILES)}; got {self.radio!r}",
         )
+        _require(
+            self.radio == "auto" or self.radio == DEFAULT_RADIO[self.link],
+            "radio",
+            f"{self.radio} cannot send on link {self.link}; use {DEFAULT_RADIO[self.link]} or auto",
+        )
         profile = RADIO_PROFILES[self.radio_name]
         _require(
             self.tx_power_dbm <= profile.max_tx_power_dbm,
@@ -218,12 +225,26 @@ class EndpointConfig:
             f"{self.tx_power_dbm:g} dBm is above the {profile.name} maximum of "
             f"{profile.max_tx_power_dbm:g} dBm (link {self.link})",
         )
+        _require(
+            self.fragments <= MAX_FRAGMENTS,
+            "payload_bytes",
+            f"{self.payload_bytes} B needs {self.fragments} fragments of {self.mtu_bytes} B on "
+            f"{self.link}; at most {MAX_FRAGMENTS} are allowed",
+        )
         _require(0 <= self.max_retries <= 255, "max_retries", "must be in 0..255")
         for key in ("backoff_max_s", "ack_delay_s", "ack_window_s", "lbt_sense_s"):
             value = getattr(self, key)
             _require(math.isfinite(value) and value >= 0, key, f"must be >= 0, got {value}")
         _require(0 <= self.ack_payload_bytes <= 255, "ack_payload_bytes", "must be in 0..255")
         _require(self.lbt_max_attempts >= 1, "lbt_max_attempts", "must be >= 1")
+
+    @property
+    def fragments(self) -> int:
+        """Frames one packet needs (1 when it fits the MTU or is rejected)."""
+        mtu = self.mtu_bytes
+        if self.payload_bytes <= mtu or self.oversize == "reject":
+            return 1
+        return -(-self.payload_bytes // mtu)
 
     @property
     def radio_name(self) -> str:

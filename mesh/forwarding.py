@@ -16,7 +16,14 @@ import numpy as np
 
 from mesh.backhaul import Backhaul
 from mesh.medium import Transmission
-from mesh.records import BACKHAUL_DOWN, BELOW_SENSITIVITY, DELIVERED, RX_OK, RX_TO_FATE
+from mesh.records import (
+    BACKHAUL_DOWN,
+    BELOW_SENSITIVITY,
+    DELIVERED,
+    NOT_LISTENING,
+    RX_OK,
+    RX_TO_FATE,
+)
 from mesh.server import NetworkServer
 
 
@@ -31,8 +38,16 @@ class DirectForwarder:
 
     name = "direct"
 
-    def __init__(self, is_bridge: np.ndarray, backhaul: Backhaul, server: NetworkServer) -> None:
+    def __init__(
+        self,
+        is_bridge: np.ndarray,
+        backhaul: Backhaul,
+        server: NetworkServer,
+        unheard_links: frozenset[str] = frozenset(),
+    ) -> None:
+        """``unheard_links``: links no bridge listens on (their frames are ``not_listening``)."""
         self._is_bridge = is_bridge
+        self._unheard = unheard_links
         self._backhaul = backhaul
         self._server = server
 
@@ -40,7 +55,7 @@ class DirectForwarder:
         mask = self._is_bridge[tx.rx]
         outcome = tx.outcome[mask]
         if outcome.size == 0:
-            return BELOW_SENSITIVITY
+            return NOT_LISTENING if tx.link in self._unheard else BELOW_SENSITIVITY
         decoded = outcome == RX_OK
         if decoded.any():
             arrivals = self._backhaul.forward(tx.rx[mask][decoded], t)

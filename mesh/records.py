@@ -37,6 +37,7 @@ FATE_NAMES: tuple[str, ...] = ("delivered", *DROP_REASONS)
 OVER_MTU = FATE_NAMES.index("over_mtu")
 CHANNEL_BUSY = FATE_NAMES.index("channel_busy")
 BELOW_SENSITIVITY = FATE_NAMES.index("below_sensitivity")
+NOT_LISTENING = FATE_NAMES.index("not_listening")
 BACKHAUL_DOWN = FATE_NAMES.index("backhaul_down")
 #: Map a receiver outcome code to the fate code it implies when no receiver decoded.
 RX_TO_FATE = np.array(

@@ -152,7 +152,13 @@ def _parse_bool(where: str, column: str, text: str) -> bool:
     )
 
 
-def _extra_column(values: list[str]) -> np.ndarray:
+#: Columns that hold names, kept as text even when every value looks like a number.
+TEXT_COLUMNS: frozenset[str] = frozenset({"class", "name", "id"})
+
+
+def _extra_column(name: str, values: list[str]) -> np.ndarray:
+    if name.lower() in TEXT_COLUMNS:
+        return np.array([v.strip() for v in values], dtype=str)
     try:
         return np.array([float(v) for v in values], dtype=np.float64)
     except ValueError:
@@ -278,7 +284,7 @@ def load(params: CsvParams, rng: np.random.Generator | None = None) -> Topology:
             size.append(float(given))
 
     order = np.argsort(roles, kind="stable")
-    fields = {name: _extra_column(values)[order] for name, values in extra_values.items()}
+    fields = {name: _extra_column(name, values)[order] for name, values in extra_values.items()}
     fields[_RESERVED] = order.astype(np.int64)
     return Topology(
         positions_m=xy[order],

@@ -137,3 +137,13 @@ def test_retries_and_lbt_beat_plain_aloha(repo) -> None:
     moderate_acked = pdr(20.0, acked=True, max_retries=3)
     assert moderate_lbt["pdr"] > 0.98 > moderate_plain["pdr"] + 0.3
     assert moderate_acked["pdr"] < moderate_plain["pdr"]
+
+
+def test_frames_on_a_link_no_bridge_listens_on_are_not_listening(tmp_path) -> None:
+    path = tmp_path / "one.toml"
+    path.write_text(
+        ONE_ENDPOINT.format(range_m=1000, payload=19, oversize="reject", acked="false")
+        + '[bridge]\nlinks = ["ble"]\n'
+    )
+    packets = experiments.run(experiments.load_spec(path)).summary["packets"]
+    assert packets["dropped"]["not_listening"] == packets["generated"] == 60

@@ -180,3 +180,12 @@ def test_empty_path() -> None:
 def test_params_validation(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(TopologyError, match=message):
         CsvParams(**kwargs)  # type: ignore[arg-type]
+
+
+def test_class_column_stays_text_even_when_numeric(tmp_path) -> None:
+    from topologies.csv_loader import CsvParams, load
+
+    path = tmp_path / "t.csv"
+    path.write_text("x_m,y_m,role,class\n0,0,bridge,\n1,1,endpoint,1\n2,2,endpoint,2\n")
+    topo = load(CsvParams(path=str(path)))
+    assert list(topo.fields["class"][topo.endpoint_ids]) == ["1", "2"]
