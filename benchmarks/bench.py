@@ -195,16 +195,18 @@ class _Hooks:
             original_run = env.run
 
             def run(until: Any = None) -> Any:
-                if until is not None:  # not used by simulate() without progress
-                    return original_run(until)
                 import simpy
+
+                if until is not None and not isinstance(until, simpy.Event):
+                    return original_run(until)  # progress steps (not used by the benchmark)
 
                 _log(f"event loop starts ({len(env._queue)} events queued)")
                 hooks.loop_start = time.perf_counter()
                 step = env.step
                 n = 0
                 try:
-                    while True:  # the loop of simpy.Environment.run(until=None)
+                    # the loop of simpy.Environment.run(until=event | None)
+                    while until is None or not until.processed:
                         step()
                         n += 1
                 except simpy.core.EmptySchedule:

@@ -3,10 +3,13 @@
 Model: each bridge's internet link alternates between up and down periods (an alternating renewal
 process with exponential up and down times). The mean down time is ``backhaul_outage_mean_s`` and
 the mean up time ``outage_mean * A / (1 - A)`` so the long-run availability is ``A``. Outage windows
-are drawn once per run from the ``backhaul`` stream, up to a horizon; after it the link is up. A
-packet forwarded while the link is down is lost at that bridge. Latency is log-normal with the
-configured median and shape, drawn per forwarded copy. Forwarding needs no simulation event: the
-arrival time is computed when the bridge decodes the packet.
+are drawn once per run from the ``backhaul`` stream, up to a horizon (after it the link is up), and
+a SimPy process flips each bridge's state at the window edges. A frame decoded while a bridge's
+link is down is lost at that bridge. Latency is log-normal with the configured median and shape,
+independent per copy; since only the first copy counts at the network server, its arrival is drawn
+directly from the distribution of the minimum of the ``k`` copies sent: with ``Z`` the minimum of
+``k`` standard normals, ``P(Z > z) = (1 - Phi(z))**k``, so ``Z = Phi^-1(1 - V**(1/k))`` for one
+uniform ``V`` (order statistics, e.g. David & Nagaraja, "Order Statistics", 3rd ed., 2.1).
 
 Source: alternating renewal availability A = MTBF / (MTBF + MTTR) (e.g. Trivedi, "Probability and
 Statistics with Reliability, Queuing and Computer Science Applications", ch. 8). The latency and
@@ -18,8 +21,12 @@ Leaves out: bandwidth caps and data allowances (a later issue), correlated outag
 from __future__ import annotations
 
 import math
+from collections.abc import Generator
+from typing import Any
 
 import numpy as np
+import simpy
+from scipy.special import ndtri
 
 from mesh.config import BridgeConfig
 
@@ -27,6 +34,7 @@ from mesh.config import BridgeConfig
 class Backhaul:
     def __init__(
         self,
+        env: simpy.Environment,
         n_nodes: int,
         bridges: np.ndarray,
         cfg: BridgeConfig,
@@ -38,6 +46,8 @@ class Backhaul:
             math.log(cfg.backhaul_latency_median_s) if cfg.backhaul_latency_median_s > 0 else None
         )
         self._sigma = cfg.backhaul_latency_sigma
+        self.down = np.zeros(n_nodes, dtype=bool)
+        self.n_down = 0
         self._outages: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         availability = cfg.backhaul_availability
         if availability < 1.0:
@@ -45,35 +55,44 @@ class Backhaul:
             mean_up = mean_down * availability / (1.0 - availability)
             for b in bridges.tolist():
                 self._outages[b] = _draw_outages(rng, mean_up, mean_down, availability, horizon_s)
+            edges = [
+                (float(t), kind, b)
+                for b, (starts, ends) in self._outages.items()
+                for kind, times in ((1, starts), (0, ends))
+                for t in times.tolist()
+            ]
+            edges.sort()
+            if edges:
+                env.process(self._flip(env, edges))
+
+    def _flip(self, env: simpy.Environment, edges: list[tuple[float, int, int]]) -> Generator[Any]:
+        for t, goes_down, bridge in edges:
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            if bool(goes_down) != bool(self.down[bridge]):
+                self.down[bridge] = bool(goes_down)
+                self.n_down += 1 if goes_down else -1
 
     def outages(self, bridge: int) -> tuple[np.ndarray, np.ndarray]:
         """Start and end times of ``bridge``'s outages (empty arrays when always up)."""
         empty = np.zeros(0)
         return self._outages.get(bridge, (empty, empty))
 
-    def is_up(self, bridge: int, t: float) -> bool:
-        windows = self._outages.get(bridge)
-        if windows is None:
-            return True
-        starts, ends = windows
-        k = int(np.searchsorted(starts, t, side="right")) - 1
-        return k < 0 or t >= ends[k]
-
-    def forward(self, bridges: np.ndarray, t: float) -> np.ndarray:
-        """Arrival times at the network server of copies sent by ``bridges`` at ``t``; NaN where a
-        bridge's backhaul is down."""
-        up = np.fromiter(
-            (self.is_up(b, t) for b in bridges.tolist()), dtype=bool, count=bridges.size
-        )
-        arrivals = np.full(bridges.size, np.nan)
-        n_up = int(up.sum())
-        if n_up:
-            if self._mu is None:
-                latency = np.zeros(n_up)
-            else:
-                latency = self._rng.lognormal(self._mu, self._sigma, size=n_up)
-            arrivals[up] = t + latency
-        return arrivals
+    def forward(self, bridges: np.ndarray, t: float) -> tuple[int, float]:
+        """Copies sent now by ``bridges`` (those whose link is up) and the first one's arrival
+        time at the network server (NaN when none is sent)."""
+        n_up = int(bridges.size)
+        if self.n_down:
+            n_up -= int(np.count_nonzero(self.down[bridges]))
+        if n_up == 0:
+            return 0, math.nan
+        if self._mu is None:
+            return n_up, t
+        if self._sigma == 0.0:
+            return n_up, t + math.exp(self._mu)
+        v = self._rng.random()  # one draw per delivery, whatever the number of copies
+        z_min = float(ndtri(-math.expm1(math.log1p(-v) / n_up)))
+        return n_up, t + math.exp(self._mu + self._sigma * z_min)
 
 
 def _draw_outages(

@@ -83,8 +83,8 @@ class MediumConfig:
     interference_margin_db: float = field(
         default=6.0,
         metadata=doc(
-            "interferers weaker than (lowest sensitivity - largest SIR threshold - this margin) "
-            "are ignored; neighbour tables are pruned there",
+            "capture off only: an overlapping frame counts when a receiver hears it at or above "
+            "(lowest sensitivity of the link - this margin); with capture on every one counts",
             "dB",
         ),
     )

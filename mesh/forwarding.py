@@ -44,22 +44,28 @@ class DirectForwarder:
         backhaul: Backhaul,
         server: NetworkServer,
         unheard_links: frozenset[str] = frozenset(),
+        bridge_only_links: frozenset[str] = frozenset(),
     ) -> None:
-        """``unheard_links``: links no bridge listens on (their frames are ``not_listening``)."""
+        """``unheard_links``: links no bridge listens on (their frames are ``not_listening``);
+        ``bridge_only_links``: links whose only listeners are bridges (no mask needed)."""
         self._is_bridge = is_bridge
         self._unheard = unheard_links
+        self._bridge_only = bridge_only_links
         self._backhaul = backhaul
         self._server = server
 
     def on_uplink(self, tx: Transmission, fragment: int, t: float) -> int:
-        mask = self._is_bridge[tx.rx]
-        outcome = tx.outcome[mask]
+        rx, outcome = tx.rx, tx.outcome
+        if tx.link not in self._bridge_only:
+            mask = self._is_bridge[rx]
+            rx, outcome = rx[mask], outcome[mask]
         if outcome.size == 0:
             return NOT_LISTENING if tx.link in self._unheard else BELOW_SENSITIVITY
         decoded = outcome == RX_OK
         if decoded.any():
-            arrivals = self._backhaul.forward(tx.rx[mask][decoded], t)
-            if self._server.receive(tx.packet, fragment, arrivals):
+            copies, first_s = self._backhaul.forward(rx[decoded], t)
+            if copies:
+                self._server.receive(tx.packet, fragment, copies, first_s)
                 return DELIVERED
             return BACKHAUL_DOWN
         return int(RX_TO_FATE[outcome].max())

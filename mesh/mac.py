@@ -30,7 +30,6 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from mesh.ledger import IDLE, RX, SLEEP, TX
-from mesh.links import BAND
 from mesh.records import CHANNEL_BUSY, DELIVERED, OVER_MTU
 from radios.ble import ADV_DELAY_MAX_S
 
@@ -142,12 +141,11 @@ def _receive_ack(
     env, ledger, medium = net.env, net.ledger, net.medium
     cfg = phy.config
     ledger.switch(node, RX, env.now)
-    if bridge < 0 or medium.transmitting[BAND[phy.link]][bridge]:
+    if bridge < 0 or medium.transmitting(phy.link, bridge):
         yield env.timeout(cfg.ack_window_s)
         ledger.switch(node, SLEEP, env.now)
         return False
-    listening = medium.listening[phy.link]
-    listening[node] = True
+    medium.set_listening(phy.link, node, True)
     airtime_s = phy.airtime_s(cfg.ack_payload_bytes)
     ledger.switch(bridge, TX, env.now)
     ack = medium.start(
@@ -157,7 +155,7 @@ def _receive_ack(
     yield env.timeout(airtime_s)
     medium.end(ack)
     ledger.switch(bridge, RX, env.now)
-    listening[node] = False
+    medium.set_listening(phy.link, node, False)
     ledger.switch(node, SLEEP, env.now)
     return ack.decoded_by(node)
 

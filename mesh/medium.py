@@ -1,41 +1,45 @@
 """The shared radio medium: transmissions occupying channels, and what every listener makes of them.
 
 Model (per link and channel):
-- A transmission occupies its channel for its airtime. At its start, every listener in the
-  transmitter's neighbour-table row gets a received power ``P = tx_power + gain`` (static path loss,
-  shadowing, walls; see ``mesh.pathgain``). The listener locks onto it when ``P`` reaches the
-  sensitivity of the transmission's modulation, its receiver is on (bridges always on FSK/LoRa; BLE
-  scanners by their scan schedule; endpoints only in their receive windows), it is not itself
-  transmitting in that band (half duplex) and it has a free demodulator (a bridge decodes at most a
-  configured number of packets at once, 8 for LoRa like an SX1301-class gateway).
-- Interference: every listener keeps, for each reception in progress, the running sum of weighted
-  interference ``sum_k w[v_s, v_k] * I_k`` of the overlapping transmissions on the same channel and
-  the maximum that sum reached. The reception succeeds when ``S >= max`` (capture on) or when
-  nothing overlapped it (capture off). Weights and thresholds: ``mesh.links``.
-- A node that starts transmitting aborts its own receptions in progress in that band (half duplex).
+- A transmission occupies its channel for its airtime. The listeners that could decode it are the
+  transmitter's neighbour-table row (received power at or above the frame's sensitivity; static
+  path loss, shadowing and walls, see ``mesh.pathgain``). A listener *locks* onto the frame at its
+  start when its receiver is on (bridges always on FSK/LoRa; BLE scanners by their scan schedule;
+  endpoints only in their receive windows), it is not itself transmitting in that band (half
+  duplex) and it has a free demodulator (a bridge decodes at most a configured number of frames at
+  once, 8 for LoRa like an SX1301-class gateway). A locked demodulator stays busy until the frame
+  ends.
+- Interference: for every locked reception, the running sum of weighted interference
+  ``sum_k w[v_s, v_k] * I_k`` of the frames overlapping it on the same channel, and the largest
+  value that sum reaches. The reception survives when ``S >= max`` (capture on) or when nothing
+  was heard overlapping it (capture off). Interferer powers are computed exactly, pair by pair, when
+  frames overlap: no interferer is too weak to count (capture off: interferers below
+  ``floor_dbm`` are not heard). Weights and thresholds: ``mesh.links``.
+- A node that starts transmitting aborts its own receptions in progress in that band.
 
-Cost: one call at transmission start and one at its end; each does a handful of numpy operations
-over the transmitter's neighbour row and over the (few) transmissions overlapping it on the
-channel. No per-receiver processes, and no list of past packets is kept or scanned.
+Cost: one call at transmission start and one at its end, each a few numpy operations over the
+frame's decode candidates. Demodulator contention, half duplex and interference are only looked at
+when another frame of the link (or band) is on air, which is rare at realistic loads; then the
+work is proportional to the frames on air. No per-receiver processes, no list of past packets.
 
 Sources: reception rules follow Bor et al. 2016 (LoRaSim) and Magrin et al. 2017 (ns-3 lorawan):
 sensitivity, SIR-based capture, limited gateway demodulators; BLE scanning per Bluetooth Core Spec
 Vol 6 Part B 4.4.3.
 
-Leaves out: preamble-timing capture (a later, stronger packet taking over a locked demodulator),
-partial-overlap energy weighting, adjacent-channel leakage, fading within a packet.
+Leaves out: preamble-timing capture (a later, stronger frame taking over a locked demodulator),
+partial-overlap energy weighting, adjacent-channel leakage, fading within a frame.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from mesh.links import BAND, BANDS
 from mesh.neighbours import NeighbourTable
+from mesh.pathgain import PathGain
 from mesh.records import (
-    RX_BELOW_SENSITIVITY,
     RX_COLLISION,
     RX_HALF_DUPLEX,
     RX_NOT_LISTENING,
@@ -50,16 +54,17 @@ class Transmission:
     __slots__ = (
         "airtime_s",
         "channel",
+        "contributions",
         "cur_i",
         "link",
         "locked",
         "max_i",
+        "n_overlapping",
         "node",
         "outcome",
         "packet",
         "rssi_dbm",
         "rx",
-        "rx_mw",
         "t_start",
         "variant",
     )
@@ -75,6 +80,7 @@ class Transmission:
         packet: int,
         rx: np.ndarray,
         rssi_dbm: np.ndarray,
+        outcome: np.ndarray,
     ) -> None:
         self.node = node
         self.link = link
@@ -85,16 +91,24 @@ class Transmission:
         self.packet = packet
         self.rx = rx
         self.rssi_dbm = rssi_dbm
-        self.rx_mw = np.power(10.0, rssi_dbm / 10.0)
-        self.outcome = np.empty(rx.size, dtype=np.int8)
-        self.locked = np.zeros(rx.size, dtype=bool)
-        self.cur_i = np.zeros(rx.size)
-        self.max_i = np.zeros(rx.size)
+        self.outcome = outcome
+        self.locked: np.ndarray | None = None  # receivers holding a demodulator for this frame
+        # interference bookkeeping, allocated on the first overlap only
+        self.cur_i: np.ndarray | None = None
+        self.max_i: np.ndarray | None = None
+        self.n_overlapping = 0
+        self.contributions: list[tuple[Transmission, np.ndarray, np.ndarray]] = []
 
     def decoded_by(self, node: int) -> bool:
         """Whether ``node`` decoded this transmission (valid after the medium ended it)."""
         pos = int(np.searchsorted(self.rx, node))
         return pos < self.rx.size and int(self.rx[pos]) == node and self.outcome[pos] == RX_OK
+
+    def locked_positions(self) -> np.ndarray:
+        locked = self.locked
+        if locked is None:
+            return np.zeros(0, dtype=np.int64)
+        return np.flatnonzero(locked)
 
 
 @dataclass(frozen=True)
@@ -113,36 +127,59 @@ class ScanSchedule:
         return (offset + airtime_s <= self.window_s) & (np.mod(k, 3) == channel)
 
 
+@dataclass
+class LinkMedium:
+    """Static description and live state of one link."""
+
+    link: str
+    table: NeighbourTable
+    tx_power_dbm: np.ndarray  # per node
+    weights: np.ndarray  # [signal variant, interferer variant], linear
+    capacity: np.ndarray  # demodulators per node
+    listening: np.ndarray  # per node: receiver switched on (mutable: endpoints' windows)
+    always_listening: bool  # every listener in the table is always on (skip the check)
+    floor_dbm: float  # capture off: weaker interferers are not heard
+    frequency_hz: float
+    scan: ScanSchedule | None = None
+    min_capacity: int = 1
+    active: dict[int, list[Transmission]] = field(default_factory=dict)  # by channel
+    on_air: list[Transmission] = field(default_factory=list)
+
+
+@dataclass
+class BandState:
+    transmitting: np.ndarray  # per node
+    n_transmitting: int = 0
+    on_air: list[Transmission] = field(default_factory=list)
+
+
 class Medium:
     """All links' channels of one run."""
 
     def __init__(
         self,
         n_nodes: int,
-        tables: dict[str, NeighbourTable],
-        tx_power_dbm: dict[str, np.ndarray],
-        weights: dict[str, np.ndarray],
+        links: dict[str, LinkMedium],
+        path_gain: PathGain,
         capture: bool,
-        demodulators: dict[str, np.ndarray],
-        listening: dict[str, np.ndarray],
-        scan: ScanSchedule | None,
+        is_listener: np.ndarray,
     ) -> None:
-        self.tables = tables
-        self.tx_power_dbm = tx_power_dbm
-        self.weights = weights
+        self.links = links
+        self.path_gain = path_gain
         self.capture = capture
-        self.capacity = demodulators
-        self.listening = listening  # per link, bool per node: receiver switched on
-        self.scan = scan
-        self.demod_used = {link: np.zeros(n_nodes, dtype=np.int32) for link in tables}
-        self.transmitting = {band: np.zeros(n_nodes, dtype=bool) for band in BANDS}
-        self.active: dict[tuple[str, int], list[Transmission]] = {}
-        self.active_band: dict[str, list[Transmission]] = {band: [] for band in BANDS}
-        self._scratch = np.zeros(n_nodes)
+        self.is_listener = is_listener  # node appears as a listener in some table
+        self.bands = {band: BandState(np.zeros(n_nodes, dtype=bool)) for band in BANDS}
+        self._counts = np.zeros(n_nodes, dtype=np.int32)
 
     def on_air(self, link: str, channel: int) -> list[Transmission]:
         """Transmissions currently occupying ``channel`` of ``link`` (do not modify)."""
-        return self.active.get((link, channel), [])
+        return self.links[link].active.get(channel, [])
+
+    def transmitting(self, link: str, node: int) -> bool:
+        return bool(self.bands[BAND[link]].transmitting[node])
+
+    def set_listening(self, link: str, node: int, on: bool) -> None:
+        self.links[link].listening[node] = on
 
     def start(
         self,
@@ -155,92 +192,108 @@ class Medium:
         airtime_s: float,
         packet: int,
     ) -> Transmission:
-        rx, gain = self.tables[link].row(node)
-        tx = Transmission(
-            node,
-            link,
-            channel,
-            variant,
-            t,
-            airtime_s,
-            packet,
-            rx,
-            self.tx_power_dbm[link][node] + gain,
-        )
-        outcome = tx.outcome
-        outcome[:] = np.where(tx.rssi_dbm >= sensitivity_dbm, RX_OK, RX_BELOW_SENSITIVITY)
-        on = self.listening[link][rx]
-        if link == "ble" and self.scan is not None:
-            on = on & self.scan.listening(rx, channel, t, airtime_s)
-        outcome[(outcome == RX_OK) & ~on] = RX_NOT_LISTENING
-        band = BAND[link]
-        outcome[(outcome == RX_OK) & self.transmitting[band][rx]] = RX_HALF_DUPLEX
-        ok = outcome == RX_OK
-        if ok.any():
-            used = self.demod_used[link]
-            free = used[rx] < self.capacity[link][rx]
-            outcome[ok & ~free] = RX_RECEIVER_BUSY
-            tx.locked = ok & free
-            used[rx[tx.locked]] += 1
-
-        weights = self.weights[link]
-        scratch = self._scratch
-        key = (link, channel)
-        overlapping = self.active.setdefault(key, [])
-        if overlapping:
-            scratch[rx] = tx.rx_mw
-            for other in overlapping:
-                # the new transmission interferes with the other's receptions ...
-                w_on_other = weights[other.variant, variant]
-                if w_on_other > 0.0:
-                    other.cur_i += w_on_other * scratch[other.rx]
-                    np.maximum(other.max_i, other.cur_i, out=other.max_i)
-            scratch[rx] = 0.0
-            for other in overlapping:
-                # ... and every transmission already on air interferes with the new one.
-                w_on_new = weights[variant, other.variant]
-                if w_on_new > 0.0:
-                    scratch[other.rx] = other.rx_mw
-                    tx.cur_i += w_on_new * scratch[rx]
-                    scratch[other.rx] = 0.0
-            tx.max_i[:] = tx.cur_i
-
-        # Half duplex: starting to transmit aborts this node's own receptions in the band.
-        for other in self.active_band[band]:
-            pos = int(np.searchsorted(other.rx, node))
-            if pos < other.rx.size and other.rx[pos] == node and other.outcome[pos] == RX_OK:
-                other.outcome[pos] = RX_HALF_DUPLEX
-
-        overlapping.append(tx)
-        self.active_band[band].append(tx)
-        self.transmitting[band][node] = True
+        lm = self.links[link]
+        rx, rssi = lm.table.row(node)
+        if sensitivity_dbm > lm.table.threshold_dbm[node]:
+            keep = rssi >= sensitivity_dbm
+            rx, rssi = rx[keep], rssi[keep]
+        outcome = np.zeros(rx.size, dtype=np.int8)
+        tx = Transmission(node, link, channel, variant, t, airtime_s, packet, rx, rssi, outcome)
+        band = self.bands[BAND[link]]
+        if rx.size:
+            if not lm.always_listening:
+                on = lm.listening[rx]
+                if lm.scan is not None:
+                    on &= lm.scan.listening(rx, channel, t, airtime_s)
+                outcome[~on] = RX_NOT_LISTENING
+            if band.n_transmitting:
+                outcome[(outcome == RX_OK) & band.transmitting[rx]] = RX_HALF_DUPLEX
+            if len(lm.on_air) >= lm.min_capacity:
+                self._demodulator_contention(lm, tx)
+            tx.locked = outcome == RX_OK
+        others = lm.active.get(channel)
+        if others:  # even a frame that no one can decode interferes with those on air
+            for other in others:
+                self._overlap(lm, other, tx)
+        # starting to transmit aborts this node's own receptions in the band
+        if self.is_listener[node] and band.on_air:
+            for other in band.on_air:
+                pos = int(np.searchsorted(other.rx, node))
+                if pos < other.rx.size and other.rx[pos] == node and other.outcome[pos] == RX_OK:
+                    other.outcome[pos] = RX_HALF_DUPLEX
+        lm.active.setdefault(channel, []).append(tx)
+        lm.on_air.append(tx)
+        band.on_air.append(tx)
+        band.transmitting[node] = True
+        band.n_transmitting += 1
         return tx
 
+    def _demodulator_contention(self, lm: LinkMedium, tx: Transmission) -> None:
+        """Mark ``tx``'s receivers whose demodulators are all held by frames on air."""
+        counts = self._counts
+        held = [o.rx[o.locked] for o in lm.on_air if o.locked is not None]
+        if not held:
+            return
+        busy_nodes = np.concatenate(held)
+        np.add.at(counts, busy_nodes, 1)
+        full = counts[tx.rx] >= lm.capacity[tx.rx]
+        counts[busy_nodes] = 0
+        tx.outcome[(tx.outcome == RX_OK) & full] = RX_RECEIVER_BUSY
+
+    def _interference_mw(
+        self, lm: LinkMedium, source: Transmission, target: Transmission, positions: np.ndarray
+    ) -> np.ndarray:
+        """Power of ``source`` at ``target``'s receivers ``positions``, weighted by the SIR
+        threshold of ``target``'s modulation against ``source``'s."""
+        weight = lm.weights[target.variant, source.variant]
+        if weight == 0.0 or positions.size == 0:
+            return np.zeros(positions.size)
+        receivers = target.rx[positions]
+        senders = np.full(receivers.size, source.node, dtype=np.int64)
+        power_dbm = lm.tx_power_dbm[source.node] + self.path_gain.gain_db(
+            senders, receivers, lm.frequency_hz
+        )
+        if not self.capture:
+            power_dbm = np.where(power_dbm >= lm.floor_dbm, power_dbm, -np.inf)
+        return weight * np.power(10.0, power_dbm / 10.0)
+
+    def _overlap(self, lm: LinkMedium, a: Transmission, b: Transmission) -> None:
+        """Frames ``a`` (on air) and ``b`` (starting) overlap on one channel: each interferes
+        with the other's locked receptions until one of them ends."""
+        for source, target in ((a, b), (b, a)):
+            positions = target.locked_positions()
+            power = self._interference_mw(lm, source, target, positions)
+            if target.cur_i is None:
+                target.cur_i = np.zeros(target.rx.size)
+                target.max_i = np.zeros(target.rx.size)
+            assert target.max_i is not None
+            target.cur_i[positions] += power
+            np.maximum(target.max_i, target.cur_i, out=target.max_i)
+            target.n_overlapping += 1
+            source.contributions.append((target, positions, power))
+
     def end(self, tx: Transmission) -> Transmission:
-        key = (tx.link, tx.channel)
-        overlapping = self.active[key]
-        overlapping.remove(tx)
-        band = BAND[tx.link]
-        self.active_band[band].remove(tx)
-        self.transmitting[band][tx.node] = False
-        if overlapping:
-            weights = self.weights[tx.link]
-            scratch = self._scratch
-            scratch[tx.rx] = tx.rx_mw
-            for other in overlapping:
-                w = weights[other.variant, tx.variant]
-                if w > 0.0:
-                    other.cur_i -= w * scratch[other.rx]
-            scratch[tx.rx] = 0.0
-            if len(overlapping) == 1:
-                overlapping[0].cur_i[:] = 0.0  # no one left: clear rounding residue
-        outcome = tx.outcome
-        ok = outcome == RX_OK
-        if self.capture:
-            lost = ok & (tx.rx_mw < tx.max_i)
-        else:
-            lost = ok & (tx.max_i > 0.0)
-        outcome[lost] = RX_COLLISION
-        if tx.locked.any():
-            self.demod_used[tx.link][tx.rx[tx.locked]] -= 1
+        lm = self.links[tx.link]
+        lm.active[tx.channel].remove(tx)
+        lm.on_air.remove(tx)
+        band = self.bands[BAND[tx.link]]
+        band.on_air.remove(tx)
+        band.transmitting[tx.node] = False
+        band.n_transmitting -= 1
+        for target, positions, power in tx.contributions:
+            if target.cur_i is None:
+                continue
+            target.n_overlapping -= 1
+            if target.n_overlapping == 0:
+                target.cur_i[:] = 0.0  # nothing overlaps it any more: clear rounding residue
+            else:
+                target.cur_i[positions] -= power
+        tx.contributions = []
+        if tx.max_i is not None:
+            ok = tx.outcome == RX_OK
+            if self.capture:
+                lost = ok & (np.power(10.0, tx.rssi_dbm / 10.0) < tx.max_i)
+            else:
+                lost = ok & (tx.max_i > 0.0)
+            tx.outcome[lost] = RX_COLLISION
         return tx

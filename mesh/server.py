@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from mesh.records import PacketRecords
 
 
@@ -25,24 +23,19 @@ class NetworkServer:
         self._records = records
         self._fragments: dict[int, list[float]] = {}  # first arrival per fragment, in flight only
 
-    def receive(self, packet: int, fragment: int, arrivals_s: np.ndarray) -> bool:
-        """Take the copies of one fragment; return whether any copy reached the server."""
-        arrived = arrivals_s[~np.isnan(arrivals_s)]
-        if arrived.size == 0:
-            return False
+    def receive(self, packet: int, fragment: int, copies: int, first_arrival_s: float) -> None:
+        """Take ``copies`` (> 0) copies of one fragment, the first arriving at the given time."""
         records = self._records
-        records.copies[packet] += arrived.size
-        first = float(arrived.min())
+        records.copies[packet] += copies
         n_fragments = int(records.fragments[packet])
         if n_fragments == 1:
-            if not first >= records.delivered_s[packet]:  # NaN or earlier
-                records.delivered_s[packet] = first
-            return True
+            if not first_arrival_s >= records.delivered_s[packet]:  # NaN or earlier
+                records.delivered_s[packet] = first_arrival_s
+            return
         firsts = self._fragments.setdefault(packet, [math.inf] * n_fragments)
-        firsts[fragment] = min(firsts[fragment], first)
+        firsts[fragment] = min(firsts[fragment], first_arrival_s)
         if all(math.isfinite(x) for x in firsts):
             records.delivered_s[packet] = max(firsts)
-        return True
 
     def forget(self, packet: int) -> None:
         """The endpoint is done with ``packet``: drop its reassembly state."""

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import simpy
 
 import topologies
 from mesh.backhaul import Backhaul
@@ -28,8 +29,8 @@ from mesh.links import (
     sir_weights,
 )
 from mesh.mac import endpoint_process
-from mesh.medium import Medium, ScanSchedule, Transmission
-from mesh.neighbours import NeighbourTable, build_table
+from mesh.medium import LinkMedium, Medium, ScanSchedule, Transmission
+from mesh.neighbours import build_table
 from mesh.pathgain import PathGain
 from mesh.records import PacketRecords
 from mesh.server import NetworkServer
@@ -142,14 +143,6 @@ def assign_classes(
     return class_of_node
 
 
-def interference_floor_dbm(
-    link: str, phys: list[ClassPhy], thresholds_db: np.ndarray, margin_db: float, capture: bool
-) -> float:
-    sensitivity = min(p.sensitivity_dbm for p in phys)
-    worst = float(np.max(thresholds_db)) if capture else 0.0
-    return sensitivity - max(worst, 0.0) - margin_db
-
-
 def simulate(
     config: SimConfig,
     topology: Topology | None = None,
@@ -174,75 +167,97 @@ def simulate(
     )
 
     links = config.links_in_use
-    tables: dict[str, NeighbourTable] = {}
-    tx_power: dict[str, np.ndarray] = {}
-    weights: dict[str, np.ndarray] = {}
-    capacity: dict[str, np.ndarray] = {}
-    listening: dict[str, np.ndarray] = {}
+    link_media: dict[str, LinkMedium] = {}
+    is_listener = np.zeros(n, dtype=bool)
+    scan_phase = None
+    if "ble" in links:
+        scan_phase = ctx.rng("scanner").uniform(0.0, 3 * config.bridge.scan_interval_s, size=n)
     for link in links:
         link_classes = [i for i, c in enumerate(classes) if c.link == link]
         on_link = np.isin(class_of_node, link_classes)
         bridge_on_link = is_bridge & (link in config.bridge.links)
         acked = any(classes[i].acked for i in link_classes)
         power = np.full(n, -np.inf)
+        threshold = np.full(n, np.inf)
         for i in link_classes:
             power[class_of_node == i] = classes[i].tx_power_dbm
+            threshold[class_of_node == i] = phys[i].sensitivity_dbm
+        lowest_sensitivity = min(phys[i].sensitivity_dbm for i in link_classes)
         power[bridge_on_link] = config.bridge.tx_power_dbm(link)
-        tx_power[link] = power
-        thresholds = sir_thresholds_db(link, classes, config.medium)
-        weights[link] = sir_weights(thresholds, config.medium.capture)
-        floor = interference_floor_dbm(
-            link,
-            [phys[i] for i in link_classes],
-            thresholds,
-            config.medium.interference_margin_db,
-            config.medium.capture,
-        )
+        threshold[bridge_on_link] = lowest_sensitivity
+        thresholds_db = sir_thresholds_db(link, classes, config.medium)
         transmitters = np.flatnonzero(on_link | (bridge_on_link & acked))
         listeners = np.flatnonzero(bridge_on_link | (on_link & acked))
-        tables[link] = build_table(
-            path_gain, transmitters, listeners, power, floor, FREQUENCY_HZ[link]
+        is_listener[listeners] = True
+        table = build_table(
+            path_gain, transmitters, listeners, power, threshold, FREQUENCY_HZ[link]
         )
-        cap = np.ones(n, dtype=np.int32)
-        cap[is_bridge] = config.bridge.demodulators(link)
-        capacity[link] = cap
-        listening[link] = bridge_on_link.copy()
-
-    scan = None
-    if "ble" in links:
-        phase = ctx.rng("scanner").uniform(0.0, 3 * config.bridge.scan_interval_s, size=n)
-        scan = ScanSchedule(phase, config.bridge.scan_interval_s, config.bridge.scan_window_s)
-    medium = Medium(n, tables, tx_power, weights, config.medium.capture, capacity, listening, scan)
+        capacity = np.ones(n, dtype=np.int32)
+        capacity[is_bridge] = config.bridge.demodulators(link)
+        scan = None
+        if link == "ble" and scan_phase is not None:
+            scan = ScanSchedule(
+                scan_phase, config.bridge.scan_interval_s, config.bridge.scan_window_s
+            )
+        link_media[link] = LinkMedium(
+            link=link,
+            table=table,
+            tx_power_dbm=power,
+            weights=sir_weights(thresholds_db, config.medium.capture),
+            capacity=capacity,
+            listening=bridge_on_link.copy(),
+            always_listening=not acked and scan is None,
+            floor_dbm=lowest_sensitivity - config.medium.interference_margin_db,
+            frequency_hz=FREQUENCY_HZ[link],
+            scan=scan,
+            min_capacity=int(capacity[listeners].min()) if listeners.size else 1,
+        )
+    medium = Medium(n, link_media, path_gain, config.medium.capture, is_listener)
 
     duration_s = config.scenario.duration_s
     schedule = build_schedule(classes, class_of_node, duration_s, ctx.rng("traffic"))
     channel_u = ctx.rng("mac").random(schedule.n_packets)
     records = PacketRecords(schedule.endpoint, schedule.times_s)
     server = NetworkServer(records)
-    backhaul = Backhaul(n, bridges, config.bridge, 2 * duration_s + 3600.0, ctx.rng("backhaul"))
+    backhaul = Backhaul(
+        ctx.env, n, bridges, config.bridge, 2 * duration_s + 3600.0, ctx.rng("backhaul")
+    )
     unheard = frozenset(link for link in links if link not in config.bridge.links)
-    forwarder = FORWARDERS["direct"](is_bridge, backhaul, server, unheard)
+    bridge_only = frozenset(
+        link for link in links if not any(c.acked for c in classes if c.link == link)
+    )
+    forwarder = FORWARDERS["direct"](is_bridge, backhaul, server, unheard, bridge_only)
     initial = np.where(is_bridge, RX, SLEEP)
     ledger = StateLedger(initial)
+    tx_power = {link: lm.tx_power_dbm for link, lm in link_media.items()}
     net = Network(ctx, medium, ledger, records, server, forwarder, path_gain, is_bridge, tx_power)
 
     times = schedule.times_s.tolist()
     u = channel_u.tolist()
     indptr = schedule.indptr.tolist()
+    endpoints_running: list[simpy.Process] = []
     for node in topo.endpoint_ids.tolist():
         a, b = indptr[node], indptr[node + 1]
         if a == b:
             continue
         phy = phys[class_of_node[node]]
-        ctx.env.process(endpoint_process(net, node, phy, times[a:b], a, u[a:b]))
+        endpoints_running.append(
+            ctx.env.process(endpoint_process(net, node, phy, times[a:b], a, u[a:b]))
+        )
 
     env = ctx.env
+    # The run ends when every endpoint is done with its last packet; processes that only keep
+    # time (backhaul outage edges) do not extend it.
+    all_done = simpy.AllOf(env, endpoints_running)
     if progress is not None:
         steps = 200
         for k in range(1, steps + 1):
+            if all_done.processed:
+                break
             env.run(until=duration_s * k / steps)
             progress(env.now, duration_s)
-    env.run()
+    if not all_done.processed:
+        env.run(until=all_done)
     horizon_s = max(float(env.now), duration_s)
 
     durations = ledger.close(horizon_s)
@@ -264,7 +279,7 @@ def simulate(
         horizon_s=horizon_s,
         area_coverage=area,
         area_link=area_link,
-        neighbour_pairs={link: t.n_pairs for link, t in tables.items()},
+        neighbour_pairs={link: lm.table.n_pairs for link, lm in link_media.items()},
         transmissions=int(records.transmissions.sum()),
         ack_frames=net.ack_frames,
     )

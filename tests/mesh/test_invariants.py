@@ -86,6 +86,9 @@ def test_every_packet_ends_delivered_or_dropped_with_one_reason(small_run) -> No
 
 
 def test_radio_state_durations_sum_to_the_simulated_time(small_run) -> None:
+    # the run ends when the endpoints are done (a few seconds of ACKs and retries after the last
+    # generation), not when background processes such as backhaul outages run out of events
+    assert 1200 <= small_run.sim.horizon_s <= 1200 + 60
     durations = small_run.sim.state_durations_s
     assert np.all(durations >= -1e-9)
     np.testing.assert_allclose(durations.sum(axis=1), small_run.sim.horizon_s, rtol=0, atol=1e-6)

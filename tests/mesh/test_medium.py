@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 
 from mesh.links import sir_weights
-from mesh.medium import Medium, ScanSchedule
+from mesh.medium import LinkMedium, Medium, ScanSchedule
 from mesh.neighbours import NeighbourTable
 from mesh.records import (
-    RX_BELOW_SENSITIVITY,
     RX_COLLISION,
     RX_HALF_DUPLEX,
     RX_NOT_LISTENING,
@@ -21,18 +20,33 @@ from radios import lora
 SENS_SF7 = lora.sensitivity_dbm(7)
 
 
-def table(n: int, links: dict[int, dict[int, float]]) -> NeighbourTable:
-    """Neighbour table from {tx: {rx: gain_db}}."""
+class StubGain:
+    """Path gains from a dict, for both the tables and the medium's on-the-fly interference."""
+
+    def __init__(self, links: dict[int, dict[int, float]]) -> None:
+        self.links = links
+
+    def gain_db(self, tx: np.ndarray, rx: np.ndarray, frequency_hz: float) -> np.ndarray:
+        return np.array(
+            [self.links.get(int(a), {}).get(int(b), -np.inf) for a, b in zip(tx, rx, strict=True)]
+        )
+
+
+def table(n: int, links: dict[int, dict[int, float]], threshold_dbm: float) -> NeighbourTable:
+    """Decode table from {tx: {rx: gain_db}} at 14 dBm: pairs reaching the threshold."""
     indptr = [0]
     index: list[int] = []
-    gain: list[float] = []
+    rssi: list[float] = []
     for node in range(n):
         row = links.get(node, {})
         for rx in sorted(row):
-            index.append(rx)
-            gain.append(row[rx])
+            if 14.0 + row[rx] >= threshold_dbm:
+                index.append(rx)
+                rssi.append(14.0 + row[rx])
         indptr.append(len(index))
-    return NeighbourTable(np.array(indptr), np.array(index, dtype=np.int64), np.array(gain))
+    return NeighbourTable(
+        np.array(indptr), np.array(index, dtype=np.int32), np.array(rssi), np.full(n, threshold_dbm)
+    )
 
 
 def lora_medium(
@@ -41,21 +55,25 @@ def lora_medium(
     capture: bool = True,
     demodulators: int = 8,
     listeners: tuple[int, ...] = (0,),
+    threshold_dbm: float = SENS_SF7,
 ) -> Medium:
     listening = np.zeros(n, dtype=bool)
     listening[list(listeners)] = True
     cap = np.full(n, demodulators, dtype=np.int32)
     weights = sir_weights(np.array(lora.rejection_matrix("goursaud")), capture)
-    return Medium(
-        n,
-        {"lora": table(n, links)},
-        {"lora": np.full(n, 14.0)},
-        {"lora": weights},
-        capture,
-        {"lora": cap},
-        {"lora": listening},
-        None,
+    lm = LinkMedium(
+        link="lora",
+        table=table(n, links, threshold_dbm),
+        tx_power_dbm=np.full(n, 14.0),
+        weights=weights,
+        capacity=cap,
+        listening=listening,
+        always_listening=False,
+        floor_dbm=threshold_dbm - 6.0,
+        frequency_hz=915e6,
+        min_capacity=demodulators,
     )
+    return Medium(n, {"lora": lm}, StubGain(links), capture, listening.copy())  # type: ignore[arg-type]
 
 
 def outcome_at(tx, node: int) -> int:
@@ -70,7 +88,7 @@ def test_lone_frame_above_sensitivity_is_received_and_below_is_not() -> None:
     b = m.start(2, "lora", 0, 2, SENS_SF7, 1.0, 0.05, 1)
     m.end(b)
     assert outcome_at(a, 0) == RX_OK
-    assert outcome_at(b, 0) == RX_BELOW_SENSITIVITY
+    assert b.rx.size == 0  # below sensitivity: not a decode candidate at all
 
 
 @pytest.mark.parametrize(("sir_db", "stronger_survives"), [(6.0, True), (5.9, False), (10.0, True)])
@@ -204,3 +222,27 @@ def test_ble_scan_schedule_closed_form() -> None:
     )
     expected = (0.03 - 0.000376) / (3 * 0.1)
     assert abs(heard.mean() - expected) < 4 * np.sqrt(expected * (1 - expected) / heard.size)
+
+
+def test_interferer_too_weak_to_decode_still_interferes() -> None:
+    """Node 2 is below sensitivity at the bridge (not in its decode row) yet only 5 dB under the
+    wanted frame: the co-SF threshold of 6 dB is not met."""
+    signal = SENS_SF7 + 4.0 - 14.0
+    m = lora_medium(3, {1: {0: signal}, 2: {0: signal - 5.0}})
+    a = m.start(1, "lora", 0, 2, SENS_SF7, 0.0, 0.05, 0)
+    b = m.start(2, "lora", 0, 2, SENS_SF7, 0.01, 0.05, 1)
+    m.end(b)
+    m.end(a)
+    assert b.rx.size == 0
+    assert outcome_at(a, 0) == RX_COLLISION
+
+
+def test_capture_off_ignores_interferers_below_the_floor() -> None:
+    signal = SENS_SF7 + 10.0 - 14.0
+    for gap_db, lost in ((15.0, True), (17.0, False)):  # floor = sensitivity - 6 dB
+        m = lora_medium(3, {1: {0: signal}, 2: {0: signal - gap_db}}, capture=False)
+        a = m.start(1, "lora", 0, 2, SENS_SF7, 0.0, 0.05, 0)
+        b = m.start(2, "lora", 0, 2, SENS_SF7, 0.01, 0.05, 1)
+        m.end(b)
+        m.end(a)
+        assert (outcome_at(a, 0) == RX_COLLISION) is lost
