@@ -62,6 +62,7 @@ class Transmission:
         "n_overlapping",
         "node",
         "outcome",
+        "overlapped_by",
         "packet",
         "rssi_dbm",
         "rx",
@@ -98,6 +99,7 @@ class Transmission:
         self.max_i: np.ndarray | None = None
         self.n_overlapping = 0
         self.contributions: list[tuple[Transmission, np.ndarray, np.ndarray]] = []
+        self.overlapped_by: list[Transmission] = []
 
     def decoded_by(self, node: int) -> bool:
         """Whether ``node`` decoded this transmission (valid after the medium ended it)."""
@@ -149,7 +151,7 @@ class LinkMedium:
 @dataclass
 class BandState:
     transmitting: np.ndarray  # per node
-    n_transmitting: int = 0
+    n_listeners_transmitting: int = 0  # transmitting nodes that are listeners of some table
     on_air: list[Transmission] = field(default_factory=list)
 
 
@@ -206,7 +208,7 @@ class Medium:
                 if lm.scan is not None:
                     on &= lm.scan.listening(rx, channel, t, airtime_s)
                 outcome[~on] = RX_NOT_LISTENING
-            if band.n_transmitting:
+            if band.n_listeners_transmitting:
                 outcome[(outcome == RX_OK) & band.transmitting[rx]] = RX_HALF_DUPLEX
             if len(lm.on_air) >= lm.min_capacity:
                 self._demodulator_contention(lm, tx)
@@ -215,17 +217,17 @@ class Medium:
         if others:  # even a frame that no one can decode interferes with those on air
             for other in others:
                 self._overlap(lm, other, tx)
-        # starting to transmit aborts this node's own receptions in the band
-        if self.is_listener[node] and band.on_air:
+        if self.is_listener[node]:
+            # starting to transmit aborts this node's own receptions in the band
             for other in band.on_air:
                 pos = int(np.searchsorted(other.rx, node))
                 if pos < other.rx.size and other.rx[pos] == node and other.outcome[pos] == RX_OK:
                     other.outcome[pos] = RX_HALF_DUPLEX
+            band.n_listeners_transmitting += 1
         lm.active.setdefault(channel, []).append(tx)
         lm.on_air.append(tx)
         band.on_air.append(tx)
         band.transmitting[node] = True
-        band.n_transmitting += 1
         return tx
 
     def _demodulator_contention(self, lm: LinkMedium, tx: Transmission) -> None:
@@ -241,28 +243,58 @@ class Medium:
         tx.outcome[(tx.outcome == RX_OK) & full] = RX_RECEIVER_BUSY
 
     def _interference_mw(
-        self, lm: LinkMedium, source: Transmission, target: Transmission, positions: np.ndarray
+        self,
+        lm: LinkMedium,
+        source: Transmission,
+        target: Transmission,
+        positions: np.ndarray,
+        exact: bool,
     ) -> np.ndarray:
         """Power of ``source`` at ``target``'s receivers ``positions``, weighted by the SIR
-        threshold of ``target``'s modulation against ``source``'s."""
+        threshold of ``target``'s modulation against ``source``'s.
+
+        Receivers in ``source``'s neighbour row get their exact power from the table. For the
+        others, ``exact`` computes it pair by pair; otherwise the row's threshold is used, an
+        upper bound (a pair is left out of a row only when its power is below the threshold).
+        """
         weight = lm.weights[target.variant, source.variant]
         if weight == 0.0 or positions.size == 0:
             return np.zeros(positions.size)
         receivers = target.rx[positions]
-        senders = np.full(receivers.size, source.node, dtype=np.int64)
-        power_dbm = lm.tx_power_dbm[source.node] + self.path_gain.gain_db(
-            senders, receivers, lm.frequency_hz
-        )
+        row_rx, row_rssi = lm.table.row(source.node)
+        power_dbm = np.empty(receivers.size)
+        if row_rx.size:
+            k = np.searchsorted(row_rx, receivers)
+            k[k == row_rx.size] = 0
+            found = row_rx[k] == receivers
+            power_dbm[found] = row_rssi[k[found]]
+            missing = ~found
+        else:
+            missing = np.ones(receivers.size, dtype=bool)
+        if missing.any():
+            if exact:
+                others = receivers[missing]
+                senders = np.full(others.size, source.node, dtype=np.int64)
+                power_dbm[missing] = lm.tx_power_dbm[source.node] + self.path_gain.gain_db(
+                    senders, others, lm.frequency_hz
+                )
+            else:
+                power_dbm[missing] = lm.table.threshold_dbm[source.node]
         if not self.capture:
             power_dbm = np.where(power_dbm >= lm.floor_dbm, power_dbm, -np.inf)
         return weight * np.power(10.0, power_dbm / 10.0)
 
     def _overlap(self, lm: LinkMedium, a: Transmission, b: Transmission) -> None:
         """Frames ``a`` (on air) and ``b`` (starting) overlap on one channel: each interferes
-        with the other's locked receptions until one of them ends."""
+        with the other's locked receptions until one of them ends.
+
+        With capture on, the running sums use an upper bound of each interferer (exact where the
+        pair is in the table); receptions that the bound cannot clear are settled exactly when
+        they end (:meth:`_exact_max_interference`).
+        """
         for source, target in ((a, b), (b, a)):
             positions = target.locked_positions()
-            power = self._interference_mw(lm, source, target, positions)
+            power = self._interference_mw(lm, source, target, positions, exact=not self.capture)
             if target.cur_i is None:
                 target.cur_i = np.zeros(target.rx.size)
                 target.max_i = np.zeros(target.rx.size)
@@ -270,7 +302,29 @@ class Medium:
             target.cur_i[positions] += power
             np.maximum(target.max_i, target.cur_i, out=target.max_i)
             target.n_overlapping += 1
+            target.overlapped_by.append(source)
             source.contributions.append((target, positions, power))
+
+    def _exact_max_interference(
+        self, lm: LinkMedium, tx: Transmission, positions: np.ndarray
+    ) -> np.ndarray:
+        """Largest exact weighted interference at ``tx``'s receivers ``positions`` over its
+        airtime: each overlapping frame contributes its exact power while on air; the sum of
+        such piecewise-constant terms peaks at one of their start times."""
+        t_end = tx.t_start + tx.airtime_s
+        spans = [
+            (max(o.t_start, tx.t_start), min(o.t_start + o.airtime_s, t_end))
+            for o in tx.overlapped_by
+        ]
+        powers = [self._interference_mw(lm, o, tx, positions, exact=True) for o in tx.overlapped_by]
+        peak = np.zeros(positions.size)
+        for start, _ in spans:
+            total = np.zeros(positions.size)
+            for (s, e), power in zip(spans, powers, strict=True):
+                if s <= start < e or (s == start == e):
+                    total += power
+            np.maximum(peak, total, out=peak)
+        return peak
 
     def end(self, tx: Transmission) -> Transmission:
         lm = self.links[tx.link]
@@ -279,7 +333,8 @@ class Medium:
         band = self.bands[BAND[tx.link]]
         band.on_air.remove(tx)
         band.transmitting[tx.node] = False
-        band.n_transmitting -= 1
+        if self.is_listener[tx.node]:
+            band.n_listeners_transmitting -= 1
         for target, positions, power in tx.contributions:
             if target.cur_i is None:
                 continue
@@ -292,8 +347,12 @@ class Medium:
         if tx.max_i is not None:
             ok = tx.outcome == RX_OK
             if self.capture:
-                lost = ok & (np.power(10.0, tx.rssi_dbm / 10.0) < tx.max_i)
+                signal_mw = np.power(10.0, tx.rssi_dbm / 10.0)
+                maybe = np.flatnonzero(ok & (signal_mw < tx.max_i))  # the bound cannot clear
+                if maybe.size:
+                    exact = self._exact_max_interference(lm, tx, maybe)
+                    tx.outcome[maybe[signal_mw[maybe] < exact]] = RX_COLLISION
             else:
-                lost = ok & (tx.max_i > 0.0)
-            tx.outcome[lost] = RX_COLLISION
+                tx.outcome[ok & (tx.max_i > 0.0)] = RX_COLLISION
+        tx.overlapped_by = []
         return tx

@@ -10,6 +10,8 @@ the rank order of :data:`DROP_REASONS` (later = further), so ``collision`` beats
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 #: Per-receiver outcomes of one transmission (codes in the medium's arrays).
@@ -77,7 +79,7 @@ class PacketRecords:
 
     def finish(self, packet: int) -> None:
         """Settle the fate once the endpoint is done with ``packet``."""
-        if not np.isnan(self.delivered_s[packet]):
+        if not math.isnan(self.delivered_s[packet]):
             self.fate[packet] = DELIVERED
         else:
             reason = int(self.reason[packet])

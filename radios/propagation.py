@@ -32,7 +32,7 @@ What it leaves out
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import ClassVar, Protocol, runtime_checkable
@@ -87,6 +87,10 @@ def fspl_db(distance_m: npt.ArrayLike, frequency_hz: float) -> FloatArray:
     return np.asarray(20.0 * np.log10(d) + 20.0 * math.log10(f) + _FSPL_CONSTANT_DB)
 
 
+LossFunction = Callable[[FloatArray], FloatArray]
+"""Median loss (dB) of an array of distances (m) at one frequency, without argument checks."""
+
+
 @runtime_checkable
 class PropagationModel(Protocol):
     """Interface of every path loss model used by the engine."""
@@ -107,6 +111,11 @@ class PropagationModel(Protocol):
 
     def max_range_m(self, max_loss_db: float, frequency_hz: float) -> float:
         """Largest distance whose loss can be <= ``max_loss_db`` with the best shadowing."""
+        ...
+
+    def loss_function(self, frequency_hz: float) -> LossFunction:
+        """:meth:`median_loss_db` at a fixed frequency, for finite distances >= 0, unchecked
+        (the engine's hot path)."""
         ...
 
 
@@ -134,6 +143,11 @@ class Disk:
         _check_frequency(frequency_hz)
         d = _as_distance(distance_m)
         return np.where(d <= self.range_m, 0.0, np.inf)
+
+    def loss_function(self, frequency_hz: float) -> LossFunction:
+        _check_frequency(frequency_hz)
+        range_m = float(self.range_m)
+        return lambda d: np.where(d <= range_m, 0.0, np.inf)
 
     def max_range_m(self, max_loss_db: float, frequency_hz: float) -> float:
         """``range_m`` if a 0 dB loss fits the budget (``max_loss_db >= 0``), else 0."""
@@ -165,6 +179,11 @@ class FreeSpace:
     def median_loss_db(self, distance_m: npt.ArrayLike, frequency_hz: float) -> FloatArray:
         d = np.maximum(_as_distance(distance_m), self.min_distance_m)
         return fspl_db(d, frequency_hz)
+
+    def loss_function(self, frequency_hz: float) -> LossFunction:
+        offset = 20.0 * math.log10(_check_frequency(frequency_hz)) + _FSPL_CONSTANT_DB
+        floor_m = float(self.min_distance_m)
+        return lambda d: offset + 20.0 * np.log10(np.maximum(d, floor_m))
 
     def max_range_m(self, max_loss_db: float, frequency_hz: float) -> float:
         f = _check_frequency(frequency_hz)
@@ -249,6 +268,14 @@ class LogDistance:
         pl0 = self.reference_loss_at(frequency_hz)
         d = np.maximum(_as_distance(distance_m), self.min_distance_m)
         return np.asarray(pl0 + 10.0 * self.exponent * np.log10(d / self.reference_distance_m))
+
+    def loss_function(self, frequency_hz: float) -> LossFunction:
+        slope = 10.0 * self.exponent
+        offset = self.reference_loss_at(frequency_hz) - slope * math.log10(
+            self.reference_distance_m
+        )
+        floor_m = float(self.min_distance_m)
+        return lambda d: offset + slope * np.log10(np.maximum(d, floor_m))
 
     def max_range_m(self, max_loss_db: float, frequency_hz: float) -> float:
         """Exact inverse of :meth:`median_loss_db` at ``max_loss_db + clip * sigma``.
@@ -368,21 +395,44 @@ def shadowing_db(
     shape = ua.shape
     if sigma_db == 0.0:
         return np.zeros(shape, dtype=np.float64)
-    lo = np.atleast_1d(np.minimum(ua, ub)).ravel()
-    hi = np.atleast_1d(np.maximum(ua, ub)).ravel()
-    k = np.full(lo.shape, int(key) & _U64_MASK, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        z = _mix64(k + _GOLDEN_GAMMA)
-        z = _mix64(z ^ (lo + _GOLDEN_GAMMA))
-        z = _mix64(z ^ (hi * _GOLDEN_GAMMA + _GOLDEN_GAMMA))
-    u = ((z >> _S11).astype(np.float64) + 0.5) * _TWO_POW_M53  # strictly inside (0, 1)
-    c = float(clip_sigma)
-    if math.isinf(c):
-        p = u
-    else:
-        p_lo = float(ndtr(-c))
-        p = p_lo + u * (float(ndtr(c)) - p_lo)
-    x = ndtri(p)
-    if not math.isinf(c):
-        x = np.clip(x, -c, c)
-    return np.asarray(sigma_db * x, dtype=np.float64).reshape(shape)
+    draw = PairShadowing(int(key), float(sigma_db), float(clip_sigma))
+    return draw(np.atleast_1d(ua).ravel(), np.atleast_1d(ub).ravel()).reshape(shape)
+
+
+@dataclass(frozen=True)
+class PairShadowing:
+    """:func:`shadowing_db` with its per-key constants computed once and no argument checks,
+    for the engine's hot paths. ``a`` and ``b`` must be equal-length 1-d arrays of non-negative
+    integer node ids; values are identical to :func:`shadowing_db`."""
+
+    key: int
+    sigma_db: float
+    clip_sigma: float
+    _z0: np.uint64 = field(init=False, repr=False)
+    _p_lo: float = field(init=False, repr=False)
+    _p_span: float = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        k = np.array([int(self.key) & _U64_MASK], dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            object.__setattr__(self, "_z0", _mix64(k + _GOLDEN_GAMMA)[0])
+        c = float(self.clip_sigma)
+        p_lo = 0.0 if math.isinf(c) else float(ndtr(-c))
+        p_hi = 1.0 if math.isinf(c) else float(ndtr(c))
+        object.__setattr__(self, "_p_lo", p_lo)
+        object.__setattr__(self, "_p_span", p_hi - p_lo)
+
+    def __call__(self, a: npt.NDArray[np.integer], b: npt.NDArray[np.integer]) -> FloatArray:
+        if self.sigma_db == 0.0:
+            return np.zeros(a.shape, dtype=np.float64)
+        lo = np.minimum(a, b).astype(np.uint64)
+        hi = np.maximum(a, b).astype(np.uint64)
+        with np.errstate(over="ignore"):
+            z = _mix64(self._z0 ^ (lo + _GOLDEN_GAMMA))
+            z = _mix64(z ^ (hi * _GOLDEN_GAMMA + _GOLDEN_GAMMA))
+        u = ((z >> _S11).astype(np.float64) + 0.5) * _TWO_POW_M53  # strictly inside (0, 1)
+        x = ndtri(self._p_lo + u * self._p_span) if self._p_span != 1.0 else ndtri(u)
+        c = float(self.clip_sigma)
+        if not math.isinf(c):
+            np.clip(x, -c, c, out=x)
+        return np.asarray(self.sigma_db * x, dtype=np.float64)

@@ -246,3 +246,40 @@ def test_capture_off_ignores_interferers_below_the_floor() -> None:
         m.end(b)
         m.end(a)
         assert (outcome_at(a, 0) == RX_COLLISION) is lost
+
+
+@pytest.mark.parametrize(("below_db", "lost"), [(1.0, True), (10.0, False)])
+def test_interferers_outside_the_table_are_settled_exactly(below_db: float, lost: bool) -> None:
+    """An interferer too weak to be in the table is first bounded by the table's threshold
+    (sensitivity); the reception is then settled with its exact power: 5 dB under the signal is
+    lost (< 6 dB), 14 dB under survives."""
+    signal = SENS_SF7 + 4.0 - 14.0
+    m = lora_medium(3, {1: {0: signal}, 2: {0: SENS_SF7 - below_db - 14.0}})
+    a = m.start(1, "lora", 0, 2, SENS_SF7, 0.0, 0.05, 0)
+    b = m.start(2, "lora", 0, 2, SENS_SF7, 0.01, 0.05, 1)
+    m.end(b)
+    m.end(a)
+    assert (outcome_at(a, 0) == RX_COLLISION) is lost
+
+
+def test_peak_interference_over_time_is_exact() -> None:
+    """Signal -80 dBm; two interferers at -87 dBm each (7 dB under: each alone survivable).
+    Overlapping each other their sum is 3.99 dB under: lost; one after the other: kept."""
+    links = {1: {0: -94.0}, 2: {0: -101.0}, 3: {0: -101.0}}
+
+    def run(second_start_s: float) -> int:
+        m = lora_medium(4, links)
+        a = m.start(1, "lora", 0, 2, SENS_SF7, 0.0, 1.0, 0)
+        b = m.start(2, "lora", 0, 2, SENS_SF7, 0.1, 0.2, 1)
+        if second_start_s < 0.3:
+            c = m.start(3, "lora", 0, 2, SENS_SF7, second_start_s, 0.2, 2)
+            m.end(b)
+        else:
+            m.end(b)
+            c = m.start(3, "lora", 0, 2, SENS_SF7, second_start_s, 0.2, 2)
+        m.end(c)
+        m.end(a)
+        return outcome_at(a, 0)
+
+    assert run(0.2) == RX_COLLISION
+    assert run(0.5) == RX_OK

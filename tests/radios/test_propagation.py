@@ -254,3 +254,21 @@ def test_shadowing_moments(shadow_sample: np.ndarray) -> None:
 def test_shadowing_ks_against_truncnorm(shadow_sample: np.ndarray) -> None:
     result = stats.kstest(shadow_sample, stats.truncnorm(-CLIP, CLIP, loc=0.0, scale=SIGMA).cdf)
     assert result.pvalue > 1e-3
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        prop.Disk(range_m=300.0),
+        prop.FreeSpace(),
+        prop.LogDistance(),
+        prop.LogDistance(exponent=2.5, reference_distance_m=10.0, reference_loss_db=60.0),
+        prop.LoRaSim(),
+    ],
+)
+def test_loss_function_equals_median_loss(model) -> None:
+    d = np.array([0.0, 0.5, 1.0, 12.3, 299.9, 300.0, 300.1, 4567.0])
+    for f in (868e6, 915e6, 2.44e9):
+        np.testing.assert_allclose(
+            model.loss_function(f)(d), model.median_loss_db(d, f), rtol=0, atol=1e-9
+        )
