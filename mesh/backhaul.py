@@ -78,12 +78,12 @@ class Backhaul:
         empty = np.zeros(0)
         return self._outages.get(bridge, (empty, empty))
 
-    def forward(self, bridges: np.ndarray, t: float) -> tuple[int, float]:
-        """Copies sent now by ``bridges`` (those whose link is up) and the first one's arrival
-        time at the network server (NaN when none is sent)."""
-        n_up = int(bridges.size)
+    def forward(self, bridges: np.ndarray, decoded: np.ndarray, t: float) -> tuple[int, float]:
+        """Copies sent now by the ``bridges`` where ``decoded`` is true and whose link is up, and
+        the first one's arrival time at the network server (NaN when none is sent)."""
+        n_up = int(np.count_nonzero(decoded))
         if self.n_down:
-            n_up -= int(np.count_nonzero(self.down[bridges]))
+            n_up -= int(np.count_nonzero(self.down[bridges[decoded]]))
         if n_up == 0:
             return 0, math.nan
         if self._mu is None:

@@ -63,7 +63,7 @@ class DirectForwarder:
             return NOT_LISTENING if tx.link in self._unheard else BELOW_SENSITIVITY
         decoded = outcome == RX_OK
         if decoded.any():
-            copies, first_s = self._backhaul.forward(rx[decoded], t)
+            copies, first_s = self._backhaul.forward(rx, decoded, t)
             if copies:
                 self._server.receive(tx.packet, fragment, copies, first_s)
                 return DELIVERED

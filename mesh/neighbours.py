@@ -84,7 +84,7 @@ def build_table(
         distance_m = pairs["v"].astype(np.float64)
         keep = tx != rx
         tx, rx, distance_m = tx[keep], rx[keep], distance_m[keep]
-        rssi = tx_power_dbm[tx] + path_gain.gain_at_db(tx, rx, distance_m, frequency_hz)
+        rssi = tx_power_dbm[tx] + path_gain.gain_at_db(tx, rx, distance_m**2, frequency_hz)
         keep = rssi >= threshold_dbm[tx]
         tx, rx, rssi = tx[keep], rx[keep], rssi[keep]
         order = np.lexsort((rx, tx))

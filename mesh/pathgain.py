@@ -32,6 +32,8 @@ class PathGain:
     _shadowing: PairShadowing = field(init=False, repr=False)
     _walls_db: np.ndarray = field(init=False, repr=False)
     _loss: dict[float, Any] = field(init=False, repr=False)
+    _x: np.ndarray = field(init=False, repr=False)
+    _y: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         sigma = float(self.model.shadowing_sigma_db)
@@ -39,27 +41,33 @@ class PathGain:
         object.__setattr__(self, "_shadowing", PairShadowing(self.shadow_key, sigma, clip))
         object.__setattr__(self, "_walls_db", self.wall_loss_db * self.indoor.astype(np.float64))
         object.__setattr__(self, "_loss", {})
+        object.__setattr__(self, "_x", np.ascontiguousarray(self.positions_m[:, 0]))
+        object.__setattr__(self, "_y", np.ascontiguousarray(self.positions_m[:, 1]))
 
-    def _median_loss(self, distance_m: np.ndarray, frequency_hz: float) -> np.ndarray:
+    def _median_loss(self, squared_distance_m2: np.ndarray, frequency_hz: float) -> np.ndarray:
         loss = self._loss.get(frequency_hz)
         if loss is None:
             loss = self._loss[frequency_hz] = self.model.loss_function(frequency_hz)
-        return np.asarray(loss(distance_m), dtype=np.float64)
+        return np.array(loss(squared_distance_m2), dtype=np.float64)
 
-    def distance_m(self, tx: np.ndarray, rx: np.ndarray) -> np.ndarray:
-        delta = self.positions_m[tx] - self.positions_m[rx]
-        return np.hypot(delta[:, 0], delta[:, 1])
+    def squared_distance_m2(self, tx: np.ndarray, rx: np.ndarray) -> np.ndarray:
+        dx = self._x.take(tx) - self._x.take(rx)
+        dy = self._y.take(tx) - self._y.take(rx)
+        return dx * dx + dy * dy
 
     def gain_db(self, tx: np.ndarray, rx: np.ndarray, frequency_hz: float) -> np.ndarray:
         """Gain (negative loss) in dB for each pair ``(tx[k], rx[k])`` of node ids."""
-        return self.gain_at_db(tx, rx, self.distance_m(tx, rx), frequency_hz)
+        return self.gain_at_db(tx, rx, self.squared_distance_m2(tx, rx), frequency_hz)
 
     def gain_at_db(
-        self, tx: np.ndarray, rx: np.ndarray, distance_m: np.ndarray, frequency_hz: float
+        self, tx: np.ndarray, rx: np.ndarray, squared_distance_m2: np.ndarray, frequency_hz: float
     ) -> np.ndarray:
-        """As :meth:`gain_db` when the distances are already known."""
-        loss = self._median_loss(distance_m, frequency_hz) + self._shadowing(tx, rx)
-        return -(loss + self._walls_db[tx] + self._walls_db[rx])
+        """As :meth:`gain_db` when the squared distances are already known."""
+        loss = self._median_loss(squared_distance_m2, frequency_hz)
+        loss += self._shadowing(tx, rx)
+        loss += self._walls_db.take(tx)
+        loss += self._walls_db.take(rx)
+        return np.negative(loss, out=loss)
 
     def max_range_m(self, max_loss_db: float, frequency_hz: float) -> float:
         """Largest distance at which any link (most favourable shadowing, no walls) could have a

@@ -88,7 +88,8 @@ def fspl_db(distance_m: npt.ArrayLike, frequency_hz: float) -> FloatArray:
 
 
 LossFunction = Callable[[FloatArray], FloatArray]
-"""Median loss (dB) of an array of distances (m) at one frequency, without argument checks."""
+"""Median loss (dB) at one frequency of an array of *squared* distances (m^2), without argument
+checks: the engine's hot path (no square root, natural logarithm)."""
 
 
 @runtime_checkable
@@ -114,8 +115,8 @@ class PropagationModel(Protocol):
         ...
 
     def loss_function(self, frequency_hz: float) -> LossFunction:
-        """:meth:`median_loss_db` at a fixed frequency, for finite distances >= 0, unchecked
-        (the engine's hot path)."""
+        """:meth:`median_loss_db` at a fixed frequency as a function of the *squared* distance
+        (finite, >= 0), unchecked (the engine's hot path)."""
         ...
 
 
@@ -146,8 +147,8 @@ class Disk:
 
     def loss_function(self, frequency_hz: float) -> LossFunction:
         _check_frequency(frequency_hz)
-        range_m = float(self.range_m)
-        return lambda d: np.where(d <= range_m, 0.0, np.inf)
+        range_sq = float(self.range_m) ** 2
+        return lambda d2: np.where(d2 <= range_sq, 0.0, np.inf)
 
     def max_range_m(self, max_loss_db: float, frequency_hz: float) -> float:
         """``range_m`` if a 0 dB loss fits the budget (``max_loss_db >= 0``), else 0."""
@@ -182,8 +183,9 @@ class FreeSpace:
 
     def loss_function(self, frequency_hz: float) -> LossFunction:
         offset = 20.0 * math.log10(_check_frequency(frequency_hz)) + _FSPL_CONSTANT_DB
-        floor_m = float(self.min_distance_m)
-        return lambda d: offset + 20.0 * np.log10(np.maximum(d, floor_m))
+        floor_sq = float(self.min_distance_m) ** 2
+        per_ln = 10.0 / math.log(10.0)  # 20 log10(d) = (10 / ln 10) ln(d^2)
+        return lambda d2: offset + per_ln * np.log(np.maximum(d2, floor_sq))
 
     def max_range_m(self, max_loss_db: float, frequency_hz: float) -> float:
         f = _check_frequency(frequency_hz)
@@ -274,8 +276,9 @@ class LogDistance:
         offset = self.reference_loss_at(frequency_hz) - slope * math.log10(
             self.reference_distance_m
         )
-        floor_m = float(self.min_distance_m)
-        return lambda d: offset + slope * np.log10(np.maximum(d, floor_m))
+        floor_sq = float(self.min_distance_m) ** 2
+        per_ln = slope / (2.0 * math.log(10.0))  # slope log10(d) = slope / (2 ln 10) ln(d^2)
+        return lambda d2: offset + per_ln * np.log(np.maximum(d2, floor_sq))
 
     def max_range_m(self, max_loss_db: float, frequency_hz: float) -> float:
         """Exact inverse of :meth:`median_loss_db` at ``max_loss_db + clip * sigma``.
@@ -352,6 +355,18 @@ def _mix64(z: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     return z ^ (z >> _S31)
 
 
+def _mix64_inplace(z: npt.NDArray[np.uint64], t: npt.NDArray[np.uint64]) -> None:
+    """:func:`_mix64` computed in ``z`` itself, with ``t`` as scratch (same shape)."""
+    np.right_shift(z, _S30, out=t)
+    z ^= t
+    z *= _MIX1
+    np.right_shift(z, _S27, out=t)
+    z ^= t
+    z *= _MIX2
+    np.right_shift(z, _S31, out=t)
+    z ^= t
+
+
 def _as_node_ids(x: npt.ArrayLike, name: str) -> npt.NDArray[np.uint64]:
     arr = np.asarray(x)
     if arr.dtype.kind not in "iu":
@@ -425,13 +440,26 @@ class PairShadowing:
     def __call__(self, a: npt.NDArray[np.integer], b: npt.NDArray[np.integer]) -> FloatArray:
         if self.sigma_db == 0.0:
             return np.zeros(a.shape, dtype=np.float64)
-        lo = np.minimum(a, b).astype(np.uint64)
+        # the same arithmetic as shadowing_db, in place (no temporaries per step)
+        z = np.minimum(a, b).astype(np.uint64)
         hi = np.maximum(a, b).astype(np.uint64)
+        t = np.empty_like(z)
         with np.errstate(over="ignore"):
-            z = _mix64(self._z0 ^ (lo + _GOLDEN_GAMMA))
-            z = _mix64(z ^ (hi * _GOLDEN_GAMMA + _GOLDEN_GAMMA))
-        u = ((z >> _S11).astype(np.float64) + 0.5) * _TWO_POW_M53  # strictly inside (0, 1)
-        x = ndtri(self._p_lo + u * self._p_span) if self._p_span != 1.0 else ndtri(u)
+            z += _GOLDEN_GAMMA
+            z ^= self._z0
+            _mix64_inplace(z, t)
+            hi *= _GOLDEN_GAMMA
+            hi += _GOLDEN_GAMMA
+            z ^= hi
+            _mix64_inplace(z, t)
+        z >>= _S11
+        u = z.astype(np.float64)
+        u += 0.5
+        u *= _TWO_POW_M53  # strictly inside (0, 1)
+        if self._p_span != 1.0:
+            u *= self._p_span
+            u += self._p_lo
+        x = ndtri(u)
         c = float(self.clip_sigma)
         if not math.isinf(c):
             np.clip(x, -c, c, out=x)
