@@ -46,6 +46,8 @@ class Backhaul:
             math.log(cfg.backhaul_latency_median_s) if cfg.backhaul_latency_median_s > 0 else None
         )
         self._sigma = cfg.backhaul_latency_sigma
+        self._buffer = np.zeros(0)
+        self._buffer_pos = 0
         self.down = np.zeros(n_nodes, dtype=bool)
         self.n_down = 0
         self._outages: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -78,21 +80,31 @@ class Backhaul:
         empty = np.zeros(0)
         return self._outages.get(bridge, (empty, empty))
 
-    def forward(self, bridges: np.ndarray, decoded: np.ndarray, t: float) -> tuple[int, float]:
-        """Copies sent now by the ``bridges`` where ``decoded`` is true and whose link is up, and
-        the first one's arrival time at the network server (NaN when none is sent)."""
-        n_up = int(np.count_nonzero(decoded))
+    def copies_up(self, bridges: np.ndarray, n_decoded: int) -> int:
+        """How many of the decoding ``bridges`` (``n_decoded`` of them) can forward now."""
         if self.n_down:
-            n_up -= int(np.count_nonzero(self.down[bridges[decoded]]))
-        if n_up == 0:
-            return 0, math.nan
+            return n_decoded - int(np.count_nonzero(self.down[bridges]))
+        return n_decoded
+
+    def draw(self) -> float:
+        """The uniform draw that fixes the first copy's latency of one forwarding."""
+        if self._buffer_pos == self._buffer.size:
+            self._buffer = self._rng.random(4096)
+            self._buffer_pos = 0
+        v = float(self._buffer[self._buffer_pos])
+        self._buffer_pos += 1
+        return v
+
+    def first_arrival_s(
+        self, sent_s: np.ndarray, copies: np.ndarray, uniform: np.ndarray
+    ) -> np.ndarray:
+        """Arrival time of the first of ``copies`` copies sent at ``sent_s`` (vectorised)."""
         if self._mu is None:
-            return n_up, t
+            return sent_s.copy()
         if self._sigma == 0.0:
-            return n_up, t + math.exp(self._mu)
-        v = self._rng.random()  # one draw per delivery, whatever the number of copies
-        z_min = float(ndtri(-math.expm1(math.log1p(-v) / n_up)))
-        return n_up, t + math.exp(self._mu + self._sigma * z_min)
+            return sent_s + math.exp(self._mu)
+        z_min = ndtri(-np.expm1(np.log1p(-uniform) / copies))
+        return np.asarray(sent_s + np.exp(self._mu + self._sigma * z_min), dtype=np.float64)
 
 
 def _draw_outages(

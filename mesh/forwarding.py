@@ -55,25 +55,36 @@ class DirectForwarder:
         self._server = server
 
     def on_uplink(self, tx: Transmission, fragment: int, t: float) -> int:
-        rx, outcome = tx.rx, tx.outcome
+        rx = tx.rx
+        if tx.link in self._bridge_only and tx.clean:  # the common case: every listener decoded
+            if rx.size == 0:
+                return NOT_LISTENING if tx.link in self._unheard else BELOW_SENSITIVITY
+            return self._forward(tx, fragment, rx, rx.size, t)
+        outcome = tx.outcome
         if tx.link not in self._bridge_only:
             mask = self._is_bridge[rx]
             rx, outcome = rx[mask], outcome[mask]
         if outcome.size == 0:
             return NOT_LISTENING if tx.link in self._unheard else BELOW_SENSITIVITY
         decoded = outcome == RX_OK
-        if decoded.any():
-            copies, first_s = self._backhaul.forward(rx, decoded, t)
-            if copies:
-                self._server.receive(tx.packet, fragment, copies, first_s)
-                return DELIVERED
-            return BACKHAUL_DOWN
+        n_decoded = int(np.count_nonzero(decoded))
+        if n_decoded:
+            return self._forward(tx, fragment, rx[decoded], n_decoded, t)
         return int(RX_TO_FATE[outcome].max())
+
+    def _forward(
+        self, tx: Transmission, fragment: int, decoders: np.ndarray, n_decoded: int, t: float
+    ) -> int:
+        copies = self._backhaul.copies_up(decoders, n_decoded)
+        if copies == 0:
+            return BACKHAUL_DOWN
+        self._server.receive(tx.packet, fragment, copies, t, self._backhaul.draw())
+        return DELIVERED
 
 
 def best_decoder(tx: Transmission, is_bridge: np.ndarray) -> int:
     """The bridge that decoded ``tx`` with the strongest signal, or -1."""
-    ok = (tx.outcome == RX_OK) & is_bridge[tx.rx]
+    ok = is_bridge[tx.rx] if tx.clean else (tx.outcome == RX_OK) & is_bridge[tx.rx]
     if not ok.any():
         return -1
     candidates = np.flatnonzero(ok)

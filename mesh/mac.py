@@ -77,7 +77,7 @@ def endpoint_process(
         for fragment, airtime_s in enumerate(airtimes):
             yield from send(net, node, phy, packet, fragment, airtime_s, first_channel)
         net.server.forget(packet)
-        records.finish(packet)
+        records.finish(packet, bool(net.server.complete[packet]))
 
 
 def _send_aloha(

@@ -60,6 +60,7 @@ class Transmission:
     """One frame on air. Per-receiver facts live in the arrays aligned with ``rx``."""
 
     __slots__ = (
+        "_outcome",
         "airtime_s",
         "channel",
         "contributions",
@@ -69,7 +70,6 @@ class Transmission:
         "max_i",
         "n_overlapping",
         "node",
-        "outcome",
         "packet",
         "rssi_dbm",
         "rx",
@@ -88,7 +88,6 @@ class Transmission:
         packet: int,
         rx: np.ndarray,
         rssi_dbm: np.ndarray,
-        outcome: np.ndarray,
     ) -> None:
         self.node = node
         self.link = link
@@ -99,24 +98,42 @@ class Transmission:
         self.packet = packet
         self.rx = rx
         self.rssi_dbm = rssi_dbm
-        self.outcome = outcome
-        self.locked: np.ndarray | None = None  # receivers holding a demodulator for this frame
+        # per-receiver outcome codes, allocated when the first one stops being RX_OK
+        self._outcome: np.ndarray | None = None
+        # receivers holding a demodulator for this frame; None: all of ``rx``
+        self.locked: np.ndarray | None = None
         # interference bookkeeping, allocated on the first overlap only
         self.cur_i: np.ndarray | None = None
         self.max_i: np.ndarray | None = None
         self.n_overlapping = 0
         self.contributions: list[tuple[Transmission, np.ndarray, np.ndarray]] = []
 
+    @property
+    def clean(self) -> bool:
+        """True while every receiver's outcome is RX_OK (no array allocated)."""
+        return self._outcome is None
+
+    @property
+    def outcome(self) -> np.ndarray:
+        """Outcome code per receiver (``mesh.records.RX_*``), writable."""
+        if self._outcome is None:
+            self._outcome = np.zeros(self.rx.size, dtype=np.int8)
+        return self._outcome
+
     def decoded_by(self, node: int) -> bool:
         """Whether ``node`` decoded this transmission (valid after the medium ended it)."""
         pos = int(np.searchsorted(self.rx, node))
-        return pos < self.rx.size and int(self.rx[pos]) == node and self.outcome[pos] == RX_OK
+        if pos >= self.rx.size or int(self.rx[pos]) != node:
+            return False
+        return self._outcome is None or self._outcome[pos] == RX_OK
 
     def locked_positions(self) -> np.ndarray:
-        locked = self.locked
-        if locked is None:
-            return np.zeros(0, dtype=np.int64)
-        return np.flatnonzero(locked)
+        if self.locked is None:
+            return np.arange(self.rx.size)
+        return np.flatnonzero(self.locked)
+
+    def locked_receivers(self) -> np.ndarray:
+        return self.rx if self.locked is None else self.rx[self.locked]
 
 
 @dataclass(frozen=True)
@@ -205,20 +222,24 @@ class Medium:
         if sensitivity_dbm > lm.table.threshold_dbm[node]:
             keep = rssi >= sensitivity_dbm
             rx, rssi = rx[keep], rssi[keep]
-        outcome = np.zeros(rx.size, dtype=np.int8)
-        tx = Transmission(node, link, channel, variant, t, airtime_s, packet, rx, rssi, outcome)
+        tx = Transmission(node, link, channel, variant, t, airtime_s, packet, rx, rssi)
         band = self.bands[BAND[link]]
         if rx.size:
             if not lm.always_listening:
                 on = lm.listening[rx]
                 if lm.scan is not None:
                     on &= lm.scan.listening(rx, channel, t, airtime_s)
-                outcome[~on] = RX_NOT_LISTENING
+                if not on.all():
+                    tx.outcome[~on] = RX_NOT_LISTENING
             if band.n_listeners_transmitting:
-                outcome[(outcome == RX_OK) & band.transmitting[rx]] = RX_HALF_DUPLEX
+                deaf = band.transmitting[rx]
+                if deaf.any():
+                    outcome = tx.outcome
+                    outcome[(outcome == RX_OK) & deaf] = RX_HALF_DUPLEX
             if len(lm.on_air) >= lm.min_capacity:
                 self._demodulator_contention(lm, tx)
-            tx.locked = outcome == RX_OK
+            if not tx.clean:
+                tx.locked = tx.outcome == RX_OK
         others = lm.active.get(channel)
         if others:  # even a frame that no one can decode interferes with those on air
             for other in others:
@@ -227,7 +248,7 @@ class Medium:
             # starting to transmit aborts this node's own receptions in the band
             for other in band.on_air:
                 pos = int(np.searchsorted(other.rx, node))
-                if pos < other.rx.size and other.rx[pos] == node and other.outcome[pos] == RX_OK:
+                if pos < other.rx.size and other.rx[pos] == node and other.decoded_by(node):
                     other.outcome[pos] = RX_HALF_DUPLEX
             band.n_listeners_transmitting += 1
         lm.active.setdefault(channel, []).append(tx)
@@ -239,14 +260,15 @@ class Medium:
     def _demodulator_contention(self, lm: LinkMedium, tx: Transmission) -> None:
         """Mark ``tx``'s receivers whose demodulators are all held by frames on air."""
         counts = self._counts
-        held = [o.rx[o.locked] for o in lm.on_air if o.locked is not None]
-        if not held:
+        busy_nodes = np.concatenate([o.locked_receivers() for o in lm.on_air])
+        if busy_nodes.size == 0:
             return
-        busy_nodes = np.concatenate(held)
         np.add.at(counts, busy_nodes, 1)
         full = counts[tx.rx] >= lm.capacity[tx.rx]
         counts[busy_nodes] = 0
-        tx.outcome[(tx.outcome == RX_OK) & full] = RX_RECEIVER_BUSY
+        if full.any():
+            outcome = tx.outcome
+            outcome[(outcome == RX_OK) & full] = RX_RECEIVER_BUSY
 
     def _interference_mw(
         self,
@@ -319,10 +341,11 @@ class Medium:
                 target.cur_i[positions] -= power
         tx.contributions = []
         if tx.max_i is not None:
-            ok = tx.outcome == RX_OK
             if self.capture:
-                lost = ok & (dbm_to_mw(tx.rssi_dbm) < tx.max_i)
+                lost = dbm_to_mw(tx.rssi_dbm) < tx.max_i
             else:
-                lost = ok & (tx.max_i > 0.0)
-            tx.outcome[lost] = RX_COLLISION
+                lost = tx.max_i > 0.0
+            if lost.any():
+                outcome = tx.outcome
+                outcome[lost & (outcome == RX_OK)] = RX_COLLISION
         return tx

@@ -10,8 +10,6 @@ the rank order of :data:`DROP_REASONS` (later = further), so ``collision`` beats
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 #: Per-receiver outcomes of one transmission (codes in the medium's arrays).
@@ -77,9 +75,9 @@ class PacketRecords:
         if fate_code > self.reason[packet]:
             self.reason[packet] = fate_code
 
-    def finish(self, packet: int) -> None:
+    def finish(self, packet: int, delivered: bool) -> None:
         """Settle the fate once the endpoint is done with ``packet``."""
-        if not math.isnan(self.delivered_s[packet]):
+        if delivered:
             self.fate[packet] = DELIVERED
         else:
             reason = int(self.reason[packet])

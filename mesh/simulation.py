@@ -259,6 +259,7 @@ def simulate(
     if not all_done.processed:
         env.run(until=all_done)
     horizon_s = max(float(env.now), duration_s)
+    server.stamp(backhaul.first_arrival_s)
 
     durations = ledger.close(horizon_s)
     charge, voltage, capacity_c, leakage_a = _charge(
