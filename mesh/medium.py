@@ -20,7 +20,10 @@ Model (per link and channel):
 Cost: one call at transmission start and one at its end, each a few numpy operations over the
 frame's decode candidates. Demodulator contention, half duplex and interference are only looked at
 when another frame of the link (or band) is on air, which is rare at realistic loads; then the
-work is proportional to the frames on air. No per-receiver processes, no list of past packets.
+work is proportional to the frames on air. Pairwise interference powers are kept, per
+transmitter, in a cache bounded by :data:`CACHE_FLOATS` (they never change during a run), so a
+pair is computed once however often its frames overlap. No per-receiver processes, no list of
+past packets.
 
 Sources: reception rules follow Bor et al. 2016 (LoRaSim) and Magrin et al. 2017 (ns-3 lorawan):
 sensitivity, SIR-based capture, limited gateway demodulators; BLE scanning per Bluetooth Core Spec
@@ -49,6 +52,10 @@ from mesh.records import (
 )
 
 _LN10_OVER_10 = math.log(10.0) / 10.0
+
+#: Memory budget of the interference cache, in float64 values (256 MiB); past it, powers are
+#: computed on every overlap instead. A performance knob only: results do not depend on it.
+CACHE_FLOATS = 32 * 1024 * 1024
 
 
 def dbm_to_mw(power_dbm: np.ndarray) -> np.ndarray:
@@ -167,6 +174,11 @@ class LinkMedium:
     frequency_hz: float
     scan: ScanSchedule | None = None
     min_capacity: int = 1
+    # interference cache: powers of a transmitter at every listener, filled as frames overlap
+    listener_slot: np.ndarray | None = None  # per node: index among the listeners, or -1
+    n_listeners: int = 0
+    cache_budget: int = 0  # floats the cache may still allocate
+    power_cache: dict[int, np.ndarray] = field(default_factory=dict)
     active: dict[int, list[Transmission]] = field(default_factory=dict)  # by channel
     on_air: list[Transmission] = field(default_factory=list)
 
@@ -284,7 +296,33 @@ class Medium:
         if weight == 0.0 or positions.size == 0:
             return np.zeros(positions.size)
         receivers = target.rx[positions]
-        row_rx, row_rssi = lm.table.row(source.node)
+        cache = self._cache_row(lm, source.node)
+        if cache is None or lm.listener_slot is None:
+            return weight * self._power_mw(lm, source.node, receivers)
+        slots = lm.listener_slot[receivers]
+        power_mw = cache[slots]
+        unknown = np.isnan(power_mw)
+        if unknown.any():
+            fresh = self._power_mw(lm, source.node, receivers[unknown])
+            cache[slots[unknown]] = fresh
+            power_mw[unknown] = fresh
+        return weight * power_mw
+
+    def _cache_row(self, lm: LinkMedium, node: int) -> np.ndarray | None:
+        """The cache of ``node``'s powers at every listener of the link (NaN: not yet computed),
+        created on first use while the cache's memory budget lasts; None past it."""
+        if lm.listener_slot is None:
+            return None
+        row = lm.power_cache.get(node)
+        if row is None and lm.n_listeners and lm.cache_budget >= lm.n_listeners:
+            row = lm.power_cache[node] = np.full(lm.n_listeners, np.nan)
+            lm.cache_budget -= lm.n_listeners
+        return row
+
+    def _power_mw(self, lm: LinkMedium, node: int, receivers: np.ndarray) -> np.ndarray:
+        """Exact received power of ``node`` at ``receivers`` (mW; 0 below the capture-off
+        floor): from ``node``'s neighbour row where the pair is in it, pair by pair otherwise."""
+        row_rx, row_rssi = lm.table.row(node)
         power_dbm = np.empty(receivers.size)
         if row_rx.size:
             k = np.searchsorted(row_rx, receivers)
@@ -296,13 +334,13 @@ class Medium:
             missing = np.ones(receivers.size, dtype=bool)
         if missing.any():
             others = receivers[missing]
-            senders = np.full(others.size, source.node, dtype=np.int64)
-            power_dbm[missing] = lm.tx_power_dbm[source.node] + self.path_gain.gain_db(
+            senders = np.full(others.size, node, dtype=np.int64)
+            power_dbm[missing] = lm.tx_power_dbm[node] + self.path_gain.gain_db(
                 senders, others, lm.frequency_hz
             )
         if not self.capture:
             power_dbm = np.where(power_dbm >= lm.floor_dbm, power_dbm, -np.inf)
-        return weight * dbm_to_mw(power_dbm)
+        return dbm_to_mw(power_dbm)
 
     def _overlap(self, lm: LinkMedium, a: Transmission, b: Transmission) -> None:
         """Frames ``a`` (on air) and ``b`` (starting) overlap on one channel: each interferes

@@ -29,7 +29,7 @@ from mesh.links import (
     sir_weights,
 )
 from mesh.mac import endpoint_process
-from mesh.medium import LinkMedium, Medium, ScanSchedule, Transmission
+from mesh.medium import CACHE_FLOATS, LinkMedium, Medium, ScanSchedule, Transmission
 from mesh.neighbours import build_table
 from mesh.pathgain import PathGain
 from mesh.records import PacketRecords
@@ -109,6 +109,13 @@ class Network:
             senders, me, FREQUENCY_HZ[link]
         )
         return bool(np.any(power >= threshold_dbm))
+
+
+def listener_slot(n_nodes: int, listeners: np.ndarray) -> np.ndarray:
+    """Index of each node among ``listeners`` (-1 for the others)."""
+    slot = np.full(n_nodes, -1, dtype=np.int64)
+    slot[listeners] = np.arange(listeners.size)
+    return slot
 
 
 def assign_classes(
@@ -211,6 +218,9 @@ def simulate(
             frequency_hz=FREQUENCY_HZ[link],
             scan=scan,
             min_capacity=int(capacity[listeners].min()) if listeners.size else 1,
+            listener_slot=listener_slot(n, listeners),
+            n_listeners=int(listeners.size),
+            cache_budget=CACHE_FLOATS // len(links),
         )
     medium = Medium(n, link_media, path_gain, config.medium.capture, is_listener)
 

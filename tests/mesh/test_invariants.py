@@ -145,3 +145,19 @@ def test_two_simulations_in_one_process_do_not_touch_each_other(tmp_path) -> Non
     assert summary_json(summarize(result_a)) == alone
     assert summary_json(summarize(result_b)) != alone
     assert calls
+
+
+def test_interference_cache_does_not_change_results(tmp_path, monkeypatch) -> None:
+    """Busy single-channel LoRa with capture on and shadowing: many overlaps, each settled from
+    cached pair powers or computed afresh; the summaries must be byte-identical."""
+    import mesh.simulation
+
+    path = tmp_path / "busy.toml"
+    path.write_text(
+        SMALL.replace("interval_s = 45", "interval_s = 5").replace("channels = 2", "channels = 1")
+    )
+    cached = experiments.run(experiments.load_spec(path, duration="600s"))
+    monkeypatch.setattr(mesh.simulation, "CACHE_FLOATS", 0)
+    fresh = experiments.run(experiments.load_spec(path, duration="600s"))
+    assert summary_json(cached.summary) == summary_json(fresh.summary)
+    assert cached.summary["packets"]["dropped"]["collision"] > 0
