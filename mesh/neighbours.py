@@ -29,6 +29,16 @@ from mesh.pathgain import PathGain
 
 #: Transmitters handled per k-d tree query; bounds the temporary arrays of the build.
 CHUNK = 2048
+#: Pairs per dense distance block (when the pruning radius covers most of the area).
+DENSE_PAIRS = 4_000_000
+
+
+def _mostly_in_range(points_m: np.ndarray, radius_m: float) -> bool:
+    """Whether a disk of ``radius_m`` covers at least half of the points' bounding box, so that
+    most pairs are candidates anyway."""
+    span = points_m.max(axis=0) - points_m.min(axis=0)
+    area_m2 = max(float(span[0]) * float(span[1]), 1.0)
+    return bool(np.pi * radius_m * radius_m >= 0.5 * area_m2)
 
 
 @dataclass(frozen=True)
@@ -72,25 +82,44 @@ def build_table(
     if not radius_m > 0:
         return empty
     pos = path_gain.positions_m
-    tree_rx = cKDTree(pos[listeners])
+    listeners = np.sort(listeners)
+    dense = _mostly_in_range(pos[listeners], radius_m)
+    tree_rx = None if dense else cKDTree(pos[listeners])
+    chunk_size = max(1, DENSE_PAIRS // listeners.size) if dense else CHUNK
     parts_tx: list[np.ndarray] = []
     parts_rx: list[np.ndarray] = []
     parts_rssi: list[np.ndarray] = []
-    for start in range(0, transmitters.size, CHUNK):
-        chunk = transmitters[start : start + CHUNK]
-        pairs = cKDTree(pos[chunk]).sparse_distance_matrix(tree_rx, radius_m, output_type="ndarray")
-        tx = chunk[pairs["i"]]
-        rx = listeners[pairs["j"]]
-        distance_m = pairs["v"].astype(np.float64)
+    for start in range(0, transmitters.size, chunk_size):
+        chunk = transmitters[start : start + chunk_size]
+        if tree_rx is None:
+            # most pairs are candidates: a dense distance block is cheaper than a tree search,
+            # and np.nonzero returns the pairs already ordered by (transmitter, listener)
+            dx = pos[chunk, 0][:, None] - pos[listeners, 0][None, :]
+            dy = pos[chunk, 1][:, None] - pos[listeners, 1][None, :]
+            d2 = dx * dx + dy * dy
+            i, j = np.nonzero(d2 <= radius_m * radius_m)
+            squared_m2 = d2[i, j]
+            ordered = True
+        else:
+            pairs = cKDTree(pos[chunk]).sparse_distance_matrix(
+                tree_rx, radius_m, output_type="ndarray"
+            )
+            i, j = pairs["i"], pairs["j"]
+            squared_m2 = pairs["v"].astype(np.float64) ** 2
+            ordered = False
+        tx = chunk[i]
+        rx = listeners[j]
         keep = tx != rx
-        tx, rx, distance_m = tx[keep], rx[keep], distance_m[keep]
-        rssi = tx_power_dbm[tx] + path_gain.gain_at_db(tx, rx, distance_m**2, frequency_hz)
+        tx, rx, squared_m2 = tx[keep], rx[keep], squared_m2[keep]
+        rssi = tx_power_dbm[tx] + path_gain.gain_at_db(tx, rx, squared_m2, frequency_hz)
         keep = rssi >= threshold_dbm[tx]
         tx, rx, rssi = tx[keep], rx[keep], rssi[keep]
-        order = np.lexsort((rx, tx))
-        parts_tx.append(tx[order])
-        parts_rx.append(rx[order].astype(np.int32))
-        parts_rssi.append(rssi[order])
+        if not ordered:
+            order = np.argsort(tx * n_nodes + rx)
+            tx, rx, rssi = tx[order], rx[order], rssi[order]
+        parts_tx.append(tx)
+        parts_rx.append(rx.astype(np.int32))
+        parts_rssi.append(rssi)
     tx_all = np.concatenate(parts_tx)
     np.cumsum(np.bincount(tx_all, minlength=n_nodes), out=indptr[1:])
     return NeighbourTable(
