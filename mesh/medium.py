@@ -206,6 +206,8 @@ class Medium:
         self.capture = capture
         self.is_listener = is_listener  # node appears as a listener in some table
         self.bands = {band: BandState(np.zeros(n_nodes, dtype=bool)) for band in BANDS}
+        self._band_of = {link: self.bands[BAND[link]] for link in links}
+        self._listener: list[bool] = is_listener.tolist()
         self._counts = np.zeros(n_nodes, dtype=np.int32)
 
     def on_air(self, link: str, channel: int) -> list[Transmission]:
@@ -213,6 +215,8 @@ class Medium:
         return self.links[link].active.get(channel, [])
 
     def transmitting(self, link: str, node: int) -> bool:
+        """Whether listener ``node`` is transmitting in ``link``'s band (flags are kept for
+        listeners only: nobody else's are ever needed)."""
         return bool(self.bands[BAND[link]].transmitting[node])
 
     def set_listening(self, link: str, node: int, on: bool) -> None:
@@ -230,12 +234,13 @@ class Medium:
         packet: int,
     ) -> Transmission:
         lm = self.links[link]
-        rx, rssi = lm.table.row(node)
-        if sensitivity_dbm > lm.table.threshold_dbm[node]:
+        table = lm.table
+        rx, rssi = table.row(node)
+        if sensitivity_dbm > table.thresholds[node]:
             keep = rssi >= sensitivity_dbm
             rx, rssi = rx[keep], rssi[keep]
         tx = Transmission(node, link, channel, variant, t, airtime_s, packet, rx, rssi)
-        band = self.bands[BAND[link]]
+        band = self._band_of[link]
         if rx.size:
             if not lm.always_listening:
                 on = lm.listening[rx]
@@ -256,17 +261,17 @@ class Medium:
         if others:  # even a frame that no one can decode interferes with those on air
             for other in others:
                 self._overlap(lm, other, tx)
-        if self.is_listener[node]:
+        if self._listener[node]:
             # starting to transmit aborts this node's own receptions in the band
             for other in band.on_air:
                 pos = int(np.searchsorted(other.rx, node))
                 if pos < other.rx.size and other.rx[pos] == node and other.decoded_by(node):
                     other.outcome[pos] = RX_HALF_DUPLEX
             band.n_listeners_transmitting += 1
+            band.transmitting[node] = True  # only listeners' flags are ever read
         lm.active.setdefault(channel, []).append(tx)
         lm.on_air.append(tx)
         band.on_air.append(tx)
-        band.transmitting[node] = True
         return tx
 
     def _demodulator_contention(self, lm: LinkMedium, tx: Transmission) -> None:
@@ -364,10 +369,10 @@ class Medium:
         lm = self.links[tx.link]
         lm.active[tx.channel].remove(tx)
         lm.on_air.remove(tx)
-        band = self.bands[BAND[tx.link]]
+        band = self._band_of[tx.link]
         band.on_air.remove(tx)
-        band.transmitting[tx.node] = False
-        if self.is_listener[tx.node]:
+        if self._listener[tx.node]:
+            band.transmitting[tx.node] = False
             band.n_listeners_transmitting -= 1
         for target, positions, power in tx.contributions:
             if target.cur_i is None:

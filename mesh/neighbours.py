@@ -20,7 +20,7 @@ Leaves out: nodes that move (tables are static for a run).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -47,9 +47,16 @@ class NeighbourTable:
     index: np.ndarray  # (n_pairs,) int32 listener ids, sorted within each row
     rssi_dbm: np.ndarray  # (n_pairs,) float64 received power
     threshold_dbm: np.ndarray  # (n_nodes,) the threshold each row was built with
+    # Python copies for per-frame scalar access (much cheaper than numpy scalar indexing)
+    thresholds: list[float] = field(init=False, repr=False, compare=False)
+    _bounds: list[int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_bounds", self.indptr.tolist())
+        object.__setattr__(self, "thresholds", self.threshold_dbm.tolist())
 
     def row(self, node: int) -> tuple[np.ndarray, np.ndarray]:
-        a, b = self.indptr[node], self.indptr[node + 1]
+        a, b = self._bounds[node], self._bounds[node + 1]
         return self.index[a:b], self.rssi_dbm[a:b]
 
     @property
