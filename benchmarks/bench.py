@@ -63,7 +63,10 @@ REPO = Path(__file__).resolve().parent.parent
 SCENARIOS: dict[str, Path | None] = {
     "default": None,  # the built-in default spec (experiments/default.toml)
     "scale-10k": REPO / "experiments" / "scale-10k.toml",
+    "scale-100k": REPO / "experiments" / "scale-100k.toml",
 }
+#: What ``--scenario all`` runs (scale-100k is asked for by name: it takes long).
+ALL_SCENARIOS: tuple[str, ...] = ("default", "scale-10k")
 PHASES: tuple[str, ...] = (
     "import",
     "load",
@@ -547,6 +550,64 @@ def table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def scaling_curve(sizes_text: str, duration: str, out: Path | None) -> int:
+    """Run the scale-10k spec at several sizes (same density: homes = endpoints, one home in
+    five a bridge), each in a fresh process, and print the wall time per uplink."""
+    import experiments
+
+    sizes = [int(x) for x in sizes_text.split(",") if x.strip()]
+    base = (REPO / "experiments" / "scale-10k.toml").read_text(encoding="utf-8")
+    duration_s = experiments.parse_duration(duration)
+    points = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            spec = (
+                base.replace("homes = 10000", f"homes = {n}")
+                .replace("endpoints = 10000", f"endpoints = {n}")
+                .replace("duration_s = 86400", f"duration_s = {duration_s:g}")
+            )
+            path = Path(tmp) / f"scale-{n}.toml"
+            path.write_text(spec, encoding="utf-8")
+            print(f"scaling: {n} endpoints ...", file=sys.stderr, flush=True)
+            r = run_worker("sim", str(path))
+            phases = r["phases_s"]
+            points.append(
+                {
+                    "endpoints": n,
+                    "bridges": r["bridges"],
+                    "uplinks": r["uplinks"],
+                    "neighbour_pairs": r["neighbour_pairs"],
+                    "tables_s": phases["tables"],
+                    "event_loop_s": phases["event_loop"],
+                    "simulate_s": phases["simulate"],
+                    "us_per_uplink_loop": 1e6 * phases["event_loop"] / r["uplinks"],
+                    "us_per_uplink_simulate": 1e6 * phases["simulate"] / r["uplinks"],
+                    "peak_rss_mib": r["peak_rss_mib"],
+                }
+            )
+    print(f"scaling curve (scale-10k density, {duration} simulated)")
+    print(f"{'endpoints':>10} {'uplinks':>10} {'loop us/up':>11} {'sim us/up':>10} {'RSS MiB':>8}")
+    for p in points:
+        print(
+            f"{p['endpoints']:>10,} {p['uplinks']:>10,} {p['us_per_uplink_loop']:>11.1f} "
+            f"{p['us_per_uplink_simulate']:>10.1f} {p['peak_rss_mib']:>8.0f}"
+        )
+    per_uplink = [p["us_per_uplink_simulate"] for p in points]
+    spread = max(per_uplink) / min(per_uplink)
+    print(f"max/min simulate time per uplink: {spread:.2f} (target <= 1.25)")
+    target = out or REPO / "benchmarks" / "results" / "scaling.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    document = {
+        "machine": machine_info(),
+        "duration": duration,
+        "points": points,
+        "max_over_min_per_uplink": spread,
+    }
+    write_atomic(target, json.dumps(document, indent=2) + "\n")
+    print(f"results written to {target}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenario", default="all", help="default, scale-10k, all or a .toml path")
@@ -554,6 +615,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="fresh-process runs per scenario")
     parser.add_argument("--no-bare", action="store_true", help="skip the bare-SimPy baseline")
     parser.add_argument("--profile", type=Path, metavar="DIR", help="pyinstrument reports only")
+    parser.add_argument(
+        "--scaling",
+        metavar="N,N,...",
+        help="wall time per uplink of the scale-10k suburb grown to N endpoints (N/5 bridges)",
+    )
+    parser.add_argument(
+        "--scaling-duration", default="6h", help="simulated time per --scaling point (6h)"
+    )
     parser.add_argument(
         "--worker", nargs=3, metavar=("KIND", "SCENARIO", "OUT"), help=argparse.SUPPRESS
     )
@@ -572,7 +641,9 @@ def main(argv: list[str] | None = None) -> int:
         write_atomic(Path(out), json.dumps(result))
         return 0
 
-    scenarios = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
+    if args.scaling:
+        return scaling_curve(args.scaling, args.scaling_duration, args.json)
+    scenarios = list(ALL_SCENARIOS) if args.scenario == "all" else [args.scenario]
     if args.repeat < 1:
         parser.error("--repeat must be >= 1")
 

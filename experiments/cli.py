@@ -116,17 +116,32 @@ def _check_out_dir(out_dir: Path) -> None:
         raise UsageFailure(f"--out {out_dir}: no permission to write in {ancestor}")
 
 
+def spec_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options that change a spec, shared by ``run`` and ``validate``."""
+    for option in reversed(
+        (
+            click.option(
+                "--seed", type=int, help="Seed of every random stream (overrides [scenario] seed)."
+            ),
+            click.option(
+                "--duration", help="Simulated time, e.g. 6h, 90m, 3600s (overrides duration_s)."
+            ),
+            click.option(
+                "--set",
+                "overrides",
+                multiple=True,
+                metavar="SECTION.KEY=VALUE",
+                help="Override one spec key; VALUE in TOML syntax. Repeatable.",
+            ),
+        )
+    ):
+        command = option(command)
+    return command
+
+
 @main.command("run")
 @click.argument("spec", required=False, type=click.Path(path_type=Path))
-@click.option("--seed", type=int, help="Seed of every random stream (overrides [scenario] seed).")
-@click.option("--duration", help="Simulated time, e.g. 6h, 90m, 3600s (overrides duration_s).")
-@click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="SECTION.KEY=VALUE",
-    help="Override one spec key; VALUE in TOML syntax. Repeatable.",
-)
+@spec_options
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Write results here.")
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of the table.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
@@ -277,15 +292,7 @@ def reference_command() -> None:
 
 @main.command("validate")
 @click.argument("spec", type=click.Path(path_type=Path))
-@click.option("--seed", type=int, help="Seed of every random stream (overrides [scenario] seed).")
-@click.option("--duration", help="Simulated time, e.g. 6h, 90m, 3600s (overrides duration_s).")
-@click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="SECTION.KEY=VALUE",
-    help="Override one spec key; VALUE in TOML syntax. Repeatable.",
-)
+@spec_options
 def validate_command(
     spec: Path, seed: int | None, duration: str | None, overrides: tuple[str, ...]
 ) -> None:

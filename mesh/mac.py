@@ -65,6 +65,7 @@ def endpoint_process(
     frames = fragment_sizes(cfg.payload_bytes, phy.mtu_bytes, cfg.oversize)
     airtimes = [phy.airtime_s(size) for size in frames] if frames is not None else []
     send = _advertise if phy.link == "ble" else _send_aloha
+    fragmented = frames is not None and len(frames) > 1
     for k, t_gen in enumerate(times_s):
         packet = first_packet + k
         if env.now < t_gen:
@@ -72,12 +73,16 @@ def endpoint_process(
         if frames is None:
             records.drop(packet, OVER_MTU)
             continue
-        records.fragments[packet] = len(frames)
         first_channel = int(channel_u[k] * phy.channels)
-        for fragment, airtime_s in enumerate(airtimes):
-            yield from send(net, node, phy, packet, fragment, airtime_s, first_channel)
-        net.server.forget(packet)
-        records.finish(packet, bool(net.server.complete[packet]))
+        if fragmented:
+            records.fragments[packet] = len(frames)
+            for fragment, airtime_s in enumerate(airtimes):
+                yield from send(net, node, phy, packet, fragment, airtime_s, first_channel)
+            net.server.forget(packet)
+        else:
+            yield from send(net, node, phy, packet, 0, airtimes[0], first_channel)
+    # the fates of this endpoint's packets are settled after the run (PacketRecords.settle)
+    net.finished_packets[first_packet : first_packet + len(times_s)] = True
 
 
 def _send_aloha(

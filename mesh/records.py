@@ -75,13 +75,13 @@ class PacketRecords:
         if fate_code > self.reason[packet]:
             self.reason[packet] = fate_code
 
-    def finish(self, packet: int, delivered: bool) -> None:
-        """Settle the fate once the endpoint is done with ``packet``."""
-        if delivered:
-            self.fate[packet] = DELIVERED
-        else:
-            reason = int(self.reason[packet])
-            self.fate[packet] = reason if reason > DELIVERED else BELOW_SENSITIVITY
+    def settle(self, finished: np.ndarray, complete: np.ndarray) -> None:
+        """Give every packet its fate once the run is over: ``finished`` marks the packets their
+        endpoint was done with (the others keep PENDING, which the summary refuses), ``complete``
+        those the network server holds whole."""
+        open_ = finished & (self.fate == PENDING)
+        reason = np.where(self.reason > DELIVERED, self.reason, BELOW_SENSITIVITY)
+        self.fate[open_] = np.where(complete[open_], DELIVERED, reason[open_]).astype(np.int8)
 
     def drop(self, packet: int, fate_code: int) -> None:
         self.reason[packet] = fate_code

@@ -93,6 +93,7 @@ class Network:
         self.is_bridge = is_bridge
         self.tx_power_dbm = tx_power_dbm
         self.ack_frames = 0
+        self.finished_packets = np.zeros(len(records), dtype=bool)
 
     def best_decoder(self, tx: Transmission) -> int:
         return best_decoder(tx, self.is_bridge)
@@ -269,6 +270,7 @@ def simulate(
     if not all_done.processed:
         env.run(until=all_done)
     horizon_s = max(float(env.now), duration_s)
+    records.settle(net.finished_packets, server.complete)
     server.stamp(backhaul.first_arrival_s)
 
     durations = ledger.close(horizon_s)
