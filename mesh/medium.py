@@ -20,9 +20,9 @@ Model (per link and channel):
 Cost: one call at transmission start and one at its end, each a few numpy operations over the
 frame's decode candidates. Demodulator contention, half duplex and interference are only looked at
 when another frame of the link (or band) is on air, which is rare at realistic loads; then the
-work is proportional to the frames on air. Pairwise interference powers are kept, per
-transmitter, in a cache bounded by :data:`CACHE_FLOATS` (they never change during a run), so a
-pair is computed once however often its frames overlap. No per-receiver processes, no list of
+work is proportional to the frames on air. A transmitter's powers at every listener are computed
+in one pass the first time one of its frames overlaps another and kept (they never change during
+a run), within the memory budget :data:`CACHE_FLOATS`. No per-receiver processes, no list of
 past packets.
 
 Sources: reception rules follow Bor et al. 2016 (LoRaSim) and Magrin et al. 2017 (ns-3 lorawan):
@@ -175,6 +175,7 @@ class LinkMedium:
     scan: ScanSchedule | None = None
     min_capacity: int = 1
     # interference cache: powers of a transmitter at every listener, filled as frames overlap
+    listeners: np.ndarray | None = None  # the table's listener ids, sorted
     listener_slot: np.ndarray | None = None  # per node: index among the listeners, or -1
     n_listeners: int = 0
     cache_budget: int = 0  # floats the cache may still allocate
@@ -304,23 +305,16 @@ class Medium:
         cache = self._cache_row(lm, source.node)
         if cache is None or lm.listener_slot is None:
             return weight * self._power_mw(lm, source.node, receivers)
-        slots = lm.listener_slot[receivers]
-        power_mw = cache[slots]
-        unknown = np.isnan(power_mw)
-        if unknown.any():
-            fresh = self._power_mw(lm, source.node, receivers[unknown])
-            cache[slots[unknown]] = fresh
-            power_mw[unknown] = fresh
-        return weight * power_mw
+        return weight * cache[lm.listener_slot[receivers]]
 
     def _cache_row(self, lm: LinkMedium, node: int) -> np.ndarray | None:
-        """The cache of ``node``'s powers at every listener of the link (NaN: not yet computed),
-        created on first use while the cache's memory budget lasts; None past it."""
-        if lm.listener_slot is None:
+        """``node``'s powers at every listener of the link, computed in one pass the first time
+        one of its frames overlaps another, while the cache's memory budget lasts; None past it."""
+        if lm.listeners is None:
             return None
         row = lm.power_cache.get(node)
         if row is None and lm.n_listeners and lm.cache_budget >= lm.n_listeners:
-            row = lm.power_cache[node] = np.full(lm.n_listeners, np.nan)
+            row = lm.power_cache[node] = self._power_mw(lm, node, lm.listeners)
             lm.cache_budget -= lm.n_listeners
         return row
 

@@ -219,6 +219,7 @@ def simulate(
             frequency_hz=FREQUENCY_HZ[link],
             scan=scan,
             min_capacity=int(capacity[listeners].min()) if listeners.size else 1,
+            listeners=listeners,
             listener_slot=listener_slot(n, listeners),
             n_listeners=int(listeners.size),
             cache_budget=CACHE_FLOATS // len(links),
