@@ -237,6 +237,12 @@ class EndpointConfig:
             _require(math.isfinite(value) and value >= 0, key, f"must be >= 0, got {value}")
         _require(0 <= self.ack_payload_bytes <= 255, "ack_payload_bytes", "must be in 0..255")
         _require(self.lbt_max_attempts >= 1, "lbt_max_attempts", "must be >= 1")
+        for key in ("acked", "lbt"):
+            _require(
+                not (self.link == "ble" and getattr(self, key)),
+                key,
+                "is for fsk and lora links; BLE advertising has neither ACKs nor LBT",
+            )
 
     @property
     def fragments(self) -> int:
@@ -398,6 +404,13 @@ class SimConfig:
         _require(len(self.endpoint_classes) > 0, "endpoint_class", "at least one class is needed")
         names = [c.name for c in self.endpoint_classes]
         _require(len(set(names)) == len(names), "endpoint_class", f"duplicate class names {names}")
+        area_link = self.metrics.area_link
+        _require(
+            area_link == "auto" or area_link in self.links_in_use,
+            "metrics.area_link",
+            f"{area_link!r} is not the link of any endpoint class "
+            f"({', '.join(self.links_in_use)}); use one of those or auto",
+        )
         total = sum(c.share for c in self.endpoint_classes)
         _require(
             abs(total - 1.0) <= 1e-6,

@@ -60,7 +60,7 @@ class DirectForwarder:
             if rx.size == 0:
                 return NOT_LISTENING if tx.link in self._unheard else BELOW_SENSITIVITY
             return self._forward(tx, fragment, rx, rx.size, t)
-        outcome = tx.outcome
+        outcome = np.zeros(rx.size, dtype=np.int8) if tx.clean else tx.outcome
         if tx.link not in self._bridge_only:
             mask = self._is_bridge[rx]
             rx, outcome = rx[mask], outcome[mask]

@@ -6,9 +6,10 @@ Models:
   listens for ``lbt_sense_s`` and the channel counts as busy when any transmission on it is heard at
   or above ``lbt_threshold_dbm``; a busy channel backs off U(0, backoff_max_s) and retries up to
   ``lbt_max_attempts`` times, then gives the attempt up as ``channel_busy``. Optional acknowledged
-  uplinks: the bridge that decoded the frame with the strongest signal answers with an ACK frame
-  ``ack_delay_s`` after the uplink ends, on the same channel; a missing ACK leads to a backoff and a
-  retransmission, up to ``max_retries`` times. Channels are drawn uniformly per frame.
+  uplinks: when a copy reached the network server, the bridge that decoded the frame with the
+  strongest signal and has its backhaul up answers with an ACK frame ``ack_delay_s`` after the
+  uplink ends, on the same channel; a missing ACK leads to a backoff and a retransmission, up to
+  ``max_retries`` times. The channel is drawn uniformly per packet, and again for each retry.
 - BLE: legacy advertising (Bluetooth Core Spec v5.3 Vol 6 Part B 4.4.2): each application packet
   is sent in ``adv_events`` advertising events, ``advInterval + advDelay`` apart (advDelay uniform
   in 0..10 ms), each event one PDU on channels 37, 38 and 39 in turn; bridges hear a PDU when their
@@ -17,7 +18,9 @@ Models:
   each sent as its own frame (delivered when all fragments arrived).
 
 Energy: the radio is in TX while sending, RX during LBT and ACK windows, IDLE between the PDUs of
-one BLE event, and SLEEP otherwise; each frame (BLE: each event) costs one MCU wake-up.
+one BLE event, and SLEEP otherwise. One MCU wake-up is charged per frame (BLE: per event; with
+LBT, per channel assessment, the frame that follows a clear one sharing its wake-up) and per ACK
+receive window.
 
 Leaves out: Sidewalk's FSK slot grid and beacons, LoRa receive windows for downlinks, BLE
 connections (a later issue), LBT during the sense window itself (the channel is assessed at the end
@@ -104,19 +107,21 @@ def _send_aloha(
             channel = int(mac_rng.integers(phy.channels))
         if cfg.lbt:
             clear = False
-            for _ in range(cfg.lbt_max_attempts):
-                ledger.wake(node)
+            for lbt_try in range(cfg.lbt_max_attempts):
+                ledger.wake(node)  # this wake-up also serves the frame sent right after
                 ledger.switch(node, RX, env.now)
                 yield env.timeout(cfg.lbt_sense_s)
                 ledger.switch(node, SLEEP, env.now)
                 if not net.channel_busy(node, phy.link, channel, cfg.lbt_threshold_dbm):
                     clear = True
                     break
-                yield env.timeout(mac_rng.uniform(0.0, cfg.backoff_max_s))
+                if lbt_try + 1 < cfg.lbt_max_attempts:
+                    yield env.timeout(mac_rng.uniform(0.0, cfg.backoff_max_s))
             if not clear:
                 records.note_attempt(packet, CHANNEL_BUSY)
                 continue
-        ledger.wake(node)
+        else:
+            ledger.wake(node)
         ledger.switch(node, TX, env.now)
         tx = medium.start(
             node, phy.link, channel, phy.variant, phy.sensitivity_dbm, env.now, airtime_s, packet
@@ -130,7 +135,9 @@ def _send_aloha(
             records.note_attempt(packet, fate)
         if not cfg.acked:
             return
-        bridge = net.best_decoder(tx)
+        # the ACK confirms delivery to the network server, like a LoRaWAN RX1 downlink: it is
+        # sent only when a copy got through, by the strongest decoder whose backhaul is up
+        bridge = net.best_decoder(tx) if fate == DELIVERED else -1
         yield env.timeout(cfg.ack_delay_s)
         acked = yield from _receive_ack(net, node, phy, bridge, channel)
         if acked:
@@ -145,6 +152,7 @@ def _receive_ack(
     """Open a receive window for the ACK that ``bridge`` (or -1: nobody) sends now."""
     env, ledger, medium = net.env, net.ledger, net.medium
     cfg = phy.config
+    ledger.wake(node)  # the endpoint slept since its uplink
     ledger.switch(node, RX, env.now)
     if bridge < 0 or medium.transmitting(phy.link, bridge):
         yield env.timeout(cfg.ack_window_s)

@@ -8,13 +8,14 @@ Model (per link and channel):
   endpoints only in their receive windows), it is not itself transmitting in that band (half
   duplex) and it has a free demodulator (a bridge decodes at most a configured number of frames at
   once, 8 for LoRa like an SX1301-class gateway). A locked demodulator stays busy until the frame
-  ends.
+  ends, or until the listener aborts the reception by transmitting itself.
 - Interference: for every locked reception, the running sum of weighted interference
   ``sum_k w[v_s, v_k] * I_k`` of the frames overlapping it on the same channel, and the largest
   value that sum reaches. The reception survives when ``S >= max`` (capture on) or when nothing
-  was heard overlapping it (capture off). Interferer powers are computed exactly, pair by pair, when
-  frames overlap: no interferer is too weak to count (capture off: interferers below
-  ``floor_dbm`` are not heard). Weights and thresholds: ``mesh.links``.
+  was heard overlapping it (capture off). Interferer powers are exact (the same static gains as
+  the tables), looked up or computed when frames overlap: no interferer is too weak to count
+  (capture off: interferers below ``floor_dbm`` are not heard). Weights and thresholds:
+  ``mesh.links``.
 - A node that starts transmitting aborts its own receptions in progress in that band.
 
 Cost: one call at transmission start and one at its end, each a few numpy operations over the
@@ -268,6 +269,9 @@ class Medium:
                 pos = int(np.searchsorted(other.rx, node))
                 if pos < other.rx.size and other.rx[pos] == node and other.decoded_by(node):
                     other.outcome[pos] = RX_HALF_DUPLEX
+                    if other.locked is None:
+                        other.locked = np.ones(other.rx.size, dtype=bool)
+                    other.locked[pos] = False  # the aborted reception frees its demodulator
             band.n_listeners_transmitting += 1
             band.transmitting[node] = True  # only listeners' flags are ever read
         lm.active.setdefault(channel, []).append(tx)

@@ -5,8 +5,8 @@ comes from the scenario's propagation model (``radios.propagation``), ``X_ij`` i
 reciprocal, seeded log-normal shadowing of the unordered pair (``radios.propagation``'s pair hash,
 keyed by one draw from the run's ``shadowing`` stream, truncated at ``clip`` standard deviations)
 and ``wall(k)`` is the configured wall loss when node ``k`` is indoor. The same function serves the
-neighbour tables, interference, listen-before-talk and area coverage, so every part of the engine
-sees the same channel.
+neighbour tables, interference and listen-before-talk, so every part of the engine sees the same
+channel (area coverage uses the same median loss and walls, without shadowing).
 
 Leaves out: fast fading, antenna patterns and heights, per-channel frequency differences within a
 band (each link uses its band's centre frequency), time-varying shadowing.

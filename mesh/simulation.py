@@ -2,8 +2,9 @@
 
 ``simulate`` is a pure function of the configuration (and of an optional pre-built topology): it
 makes the context (clock + seeded streams), lays out the topology, assigns endpoint classes, builds
-one neighbour table per link in use, starts one SimPy process per endpoint and runs until every
-packet has settled. The result holds raw records only; summaries are computed by ``experiments``.
+one neighbour table per link in use, starts one SimPy process per endpoint, runs until every
+endpoint is done with its last packet, then settles every packet's fate and delivery time. The
+result holds raw records only; summaries are computed by ``experiments``.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ class Network:
         path_gain: PathGain,
         is_bridge: np.ndarray,
         tx_power_dbm: dict[str, np.ndarray],
+        backhaul: Backhaul,
     ) -> None:
         self.ctx = ctx
         self.env = ctx.env
@@ -93,9 +95,13 @@ class Network:
         self.is_bridge = is_bridge
         self.tx_power_dbm = tx_power_dbm
         self.ack_frames = 0
+        self.backhaul = backhaul
         self.finished_packets = np.zeros(len(records), dtype=bool)
 
     def best_decoder(self, tx: Transmission) -> int:
+        """The strongest decoding bridge whose backhaul is up (-1: none)."""
+        if self.backhaul.n_down:
+            return best_decoder(tx, self.is_bridge & ~self.backhaul.down)
         return best_decoder(tx, self.is_bridge)
 
     def channel_busy(self, node: int, link: str, channel: int, threshold_dbm: float) -> bool:
@@ -140,6 +146,7 @@ def assign_classes(
         return class_of_node
     n = endpoints.size
     shares = np.array([c.share for c in classes])
+    shares = shares / shares.sum()  # they sum to 1 within 1e-6; make it exact
     exact = shares * n
     counts = np.floor(exact).astype(np.int64)
     remainder = n - int(counts.sum())
@@ -242,7 +249,9 @@ def simulate(
     initial = np.where(is_bridge, RX, SLEEP)
     ledger = StateLedger(initial)
     tx_power = {link: lm.tx_power_dbm for link, lm in link_media.items()}
-    net = Network(ctx, medium, ledger, records, server, forwarder, path_gain, is_bridge, tx_power)
+    net = Network(
+        ctx, medium, ledger, records, server, forwarder, path_gain, is_bridge, tx_power, backhaul
+    )
 
     times = schedule.times_s.tolist()
     u = channel_u.tolist()

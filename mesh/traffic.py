@@ -46,7 +46,8 @@ def draw_times(
         return owner, times
     phase = rng.uniform(0.0, cfg.interval_s, size=n)
     per_node = int(np.ceil(duration_s / cfg.interval_s)) + 1
-    times = phase[:, None] + cfg.interval_s * np.arange(per_node)[None, :]
+    # k starts at -1: with jitter, the period before the phase can also land inside the run
+    times = phase[:, None] + cfg.interval_s * np.arange(-1, per_node)[None, :]
     if cfg.jitter_s > 0:
         times = times + rng.uniform(-cfg.jitter_s, cfg.jitter_s, size=times.shape)
     owner = np.broadcast_to(nodes[:, None], times.shape)

@@ -26,3 +26,17 @@ def test_fragment_count_is_bounded() -> None:
         EndpointConfig(link="lora", payload_bytes=19 * MAX_FRAGMENTS + 1, oversize="fragment")
     # rejected payloads are never split, whatever their size
     assert EndpointConfig(link="lora", payload_bytes=65535).fragments == 1
+
+
+def test_ble_has_no_acks_or_lbt() -> None:
+    for key in ("acked", "lbt"):
+        with pytest.raises(ConfigError, match="BLE advertising has neither"):
+            EndpointConfig(link="ble", tx_power_dbm=0, **{key: True})
+
+
+def test_area_link_must_be_a_link_in_use() -> None:
+    from mesh.config import MetricsConfig, SimConfig
+
+    with pytest.raises(ConfigError, match="'ble' is not the link of any endpoint class"):
+        SimConfig(metrics=MetricsConfig(area_link="ble"))
+    assert SimConfig(metrics=MetricsConfig(area_link="lora")).metrics.area_link == "lora"

@@ -7,6 +7,7 @@ import pytest
 
 import experiments
 from mesh.ledger import RX, SLEEP, TX
+from mesh.records import FATE_NAMES
 from radios.energy import BATTERIES, NRF52840_MCU, SX1262
 from radios.lora import time_on_air
 
@@ -147,3 +148,35 @@ def test_frames_on_a_link_no_bridge_listens_on_are_not_listening(tmp_path) -> No
     )
     packets = experiments.run(experiments.load_spec(path)).summary["packets"]
     assert packets["dropped"]["not_listening"] == packets["generated"] == 60
+
+
+def test_no_ack_for_a_packet_the_server_never_got(tmp_path) -> None:
+    """With the only bridge's backhaul often down, a decoded frame that cannot be forwarded is not
+    acknowledged: the endpoint retries it (1 + max_retries frames) before giving up."""
+    path = tmp_path / "down.toml"
+    path.write_text(
+        ONE_ENDPOINT.format(range_m=1000, payload=19, oversize="reject", acked="true")
+        + "[bridge]\nbackhaul_availability = 0.3\nbackhaul_outage_mean_s = 3600\n"
+    )
+    result = experiments.run(experiments.load_spec(path, duration="10h"))
+    records = result.sim.records
+    lost = records.fate == FATE_NAMES.index("backhaul_down")
+    assert lost.sum() > 50
+    assert np.all(records.transmissions[lost] == 3)
+    assert result.summary["packets"]["ack_frames"] == result.summary["packets"]["delivered"]
+
+
+@pytest.mark.parametrize(
+    ("acked", "lbt", "wakes_per_packet"), [("true", False, 2), ("false", True, 1)]
+)
+def test_one_mcu_wake_per_frame_and_per_ack_window(tmp_path, acked, lbt, wakes_per_packet) -> None:
+    path = tmp_path / "wakes.toml"
+    text = ONE_ENDPOINT.format(range_m=1000, payload=19, oversize="reject", acked=acked)
+    path.write_text(text.replace("[endpoint]", f"[endpoint]\nlbt = {str(lbt).lower()}"))
+    sim = experiments.run(experiments.load_spec(path)).sim
+    node = int(sim.endpoint_ids[0])
+    mcu = NRF52840_MCU
+    wakes = (sim.charge_c[node, 4] - mcu.sleep_current_a * sim.horizon_s) / (
+        mcu.active_current_a * mcu.wake_time_s
+    )
+    assert wakes == pytest.approx(60 * wakes_per_packet, abs=1e-6)

@@ -283,3 +283,17 @@ def test_peak_interference_over_time_is_exact() -> None:
 
     assert run(0.2) == RX_COLLISION
     assert run(0.5) == RX_OK
+
+
+def test_reception_aborted_by_transmitting_frees_its_demodulator() -> None:
+    """Capacity 1: node 0 locks frame 1, aborts it by transmitting, and can then decode frame 2
+    while frame 1 is still on air."""
+    m = lora_medium(3, {1: {0: -80.0}, 2: {0: -80.0}, 0: {1: -80.0}}, demodulators=1)
+    f1 = m.start(1, "lora", 0, 2, SENS_SF7, 0.0, 1.0, 0)
+    own = m.start(0, "lora", 5, 2, SENS_SF7, 0.1, 0.05, 1)
+    m.end(own)
+    f2 = m.start(2, "lora", 1, 2, SENS_SF7, 0.3, 0.05, 2)
+    m.end(f2)
+    m.end(f1)
+    assert outcome_at(f1, 0) == RX_HALF_DUPLEX
+    assert outcome_at(f2, 0) == RX_OK

@@ -42,6 +42,8 @@ scenario = st.fixed_dictionaries(
 def test_conservation_and_timelines_hold_for_any_small_scenario(drawn: dict) -> None:
     overrides = dict(drawn)
     overrides["topology.height_m"] = overrides["topology.width_m"]
+    if overrides["endpoint.link"] == "ble":  # BLE advertising has neither ACKs nor LBT
+        overrides["endpoint.acked"] = overrides["endpoint.lbt"] = False
     overrides["propagation.wall_loss_db"] = 10.0
     spec = experiments.load_spec(
         REPO / "experiments" / "pure-aloha.toml",
