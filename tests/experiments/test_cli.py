@@ -316,3 +316,17 @@ def test_api_mapping_overrides_and_run_result(tiny: Path) -> None:
     assert result.summary["scenario"] == "api"
     assert result.wall_time_s >= 0
     assert result.spec is spec
+
+
+def test_progress_bar_reports_simulated_time_and_eta(capsys) -> None:
+    """The bar the CLI shows on a terminal: driven by the engine's progress callback."""
+    from experiments.cli import _progress
+
+    with _progress(True) as update:
+        assert update is not None
+        for k in range(1, 11):
+            update(360.0 * k, 3600.0)
+    err = capsys.readouterr().err
+    assert "simulated" in err and "of 1.00 h" in err and "ETA" in err
+    with _progress(False) as update:
+        assert update is None
