@@ -18,7 +18,7 @@ import re
 import tomllib
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -487,12 +487,7 @@ def build_dataclass(
     hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
     for key, value in table.items():
-        if key not in fields:
-            raise SpecError(
-                source,
-                f"{where} {prefix}{key}",
-                f"unknown key; allowed: {', '.join(sorted([*fields, *also_allowed]))}",
-            )
+        _require_known(key, fields, source, where, prefix, also_allowed)
         kwargs[key] = _coerce(hints[key], value, source, where, f"{prefix}{key}")
     try:
         return cls(**kwargs)
@@ -515,17 +510,28 @@ def check_keys(
     fields = {f.name for f in dataclasses.fields(cls) if f.init}
     hints = typing.get_type_hints(cls)
     for key, value in table.items():
-        if key not in fields:
-            raise SpecError(
-                source,
-                f"{where} {prefix}{key}",
-                f"unknown key; allowed: {', '.join(sorted(fields))}",
-            )
+        _require_known(key, fields, source, where, prefix)
         hint = hints[key]
         if dataclasses.is_dataclass(hint) and isinstance(hint, type) and isinstance(value, dict):
             check_keys(hint, value, source, where, f"{prefix}{key}.")
         else:
             _coerce(hint, value, source, where, f"{prefix}{key}")
+
+
+def _require_known(
+    key: str,
+    fields: Collection[str],
+    source: str,
+    where: str,
+    prefix: str,
+    also_allowed: tuple[str, ...] = (),
+) -> None:
+    if key not in fields:
+        raise SpecError(
+            source,
+            f"{where} {prefix}{key}",
+            f"unknown key; allowed: {', '.join(sorted([*fields, *also_allowed]))}",
+        )
 
 
 def _coerce(hint: Any, value: Any, source: str, where: str, name: str) -> Any:

@@ -50,19 +50,15 @@ class Backhaul:
         self._buffer_pos = 0
         self.down = np.zeros(n_nodes, dtype=bool)
         self.n_down = 0
-        self._outages: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         availability = cfg.backhaul_availability
         if availability < 1.0:
             mean_down = cfg.backhaul_outage_mean_s
             mean_up = mean_down * availability / (1.0 - availability)
+            edges: list[tuple[float, int, int]] = []
             for b in bridges.tolist():
-                self._outages[b] = _draw_outages(rng, mean_up, mean_down, availability, horizon_s)
-            edges = [
-                (float(t), kind, b)
-                for b, (starts, ends) in self._outages.items()
-                for kind, times in ((1, starts), (0, ends))
-                for t in times.tolist()
-            ]
+                starts, ends = _draw_outages(rng, mean_up, mean_down, availability, horizon_s)
+                edges.extend((t, 1, b) for t in starts.tolist())
+                edges.extend((t, 0, b) for t in ends.tolist())
             edges.sort()
             if edges:
                 env.process(self._flip(env, edges))
@@ -74,11 +70,6 @@ class Backhaul:
             if bool(goes_down) != bool(self.down[bridge]):
                 self.down[bridge] = bool(goes_down)
                 self.n_down += 1 if goes_down else -1
-
-    def outages(self, bridge: int) -> tuple[np.ndarray, np.ndarray]:
-        """Start and end times of ``bridge``'s outages (empty arrays when always up)."""
-        empty = np.zeros(0)
-        return self._outages.get(bridge, (empty, empty))
 
     def copies_up(self, bridges: np.ndarray, n_decoded: int) -> int:
         """How many of the decoding ``bridges`` (``n_decoded`` of them) can forward now."""

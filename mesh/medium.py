@@ -69,7 +69,6 @@ class Transmission:
 
     __slots__ = (
         "_outcome",
-        "airtime_s",
         "channel",
         "contributions",
         "cur_i",
@@ -81,7 +80,6 @@ class Transmission:
         "packet",
         "rssi_dbm",
         "rx",
-        "t_start",
         "variant",
     )
 
@@ -91,8 +89,6 @@ class Transmission:
         link: str,
         channel: int,
         variant: int,
-        t_start: float,
-        airtime_s: float,
         packet: int,
         rx: np.ndarray,
         rssi_dbm: np.ndarray,
@@ -101,8 +97,6 @@ class Transmission:
         self.link = link
         self.channel = channel
         self.variant = variant
-        self.t_start = t_start
-        self.airtime_s = airtime_s
         self.packet = packet
         self.rx = rx
         self.rssi_dbm = rssi_dbm
@@ -241,7 +235,7 @@ class Medium:
         if sensitivity_dbm > table.thresholds[node]:
             keep = rssi >= sensitivity_dbm
             rx, rssi = rx[keep], rssi[keep]
-        tx = Transmission(node, link, channel, variant, t, airtime_s, packet, rx, rssi)
+        tx = Transmission(node, link, channel, variant, packet, rx, rssi)
         band = self._band_of[link]
         if rx.size:
             if not lm.always_listening:

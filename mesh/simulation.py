@@ -80,7 +80,6 @@ class Network:
         forwarder: Forwarder,
         path_gain: PathGain,
         is_bridge: np.ndarray,
-        tx_power_dbm: dict[str, np.ndarray],
         backhaul: Backhaul,
     ) -> None:
         self.ctx = ctx
@@ -93,7 +92,6 @@ class Network:
         self.forwarder = forwarder
         self.path_gain = path_gain
         self.is_bridge = is_bridge
-        self.tx_power_dbm = tx_power_dbm
         self.ack_frames = 0
         self.backhaul = backhaul
         self.finished_packets = np.zeros(len(records), dtype=bool)
@@ -112,7 +110,7 @@ class Network:
             return False
         senders = np.array([tx.node for tx in on_air], dtype=np.int64)
         me = np.full(senders.size, node, dtype=np.int64)
-        power = self.tx_power_dbm[link][senders] + self.path_gain.gain_db(
+        power = self.medium.links[link].tx_power_dbm[senders] + self.path_gain.gain_db(
             senders, me, FREQUENCY_HZ[link]
         )
         return bool(np.any(power >= threshold_dbm))
@@ -248,10 +246,7 @@ def simulate(
     forwarder = FORWARDERS["direct"](is_bridge, backhaul, server, unheard, bridge_only)
     initial = np.where(is_bridge, RX, SLEEP)
     ledger = StateLedger(initial)
-    tx_power = {link: lm.tx_power_dbm for link, lm in link_media.items()}
-    net = Network(
-        ctx, medium, ledger, records, server, forwarder, path_gain, is_bridge, tx_power, backhaul
-    )
+    net = Network(ctx, medium, ledger, records, server, forwarder, path_gain, is_bridge, backhaul)
 
     times = schedule.times_s.tolist()
     u = channel_u.tolist()
