@@ -156,6 +156,60 @@ def assign_classes(
     return class_of_node
 
 
+def _link_medium(
+    link: str,
+    config: SimConfig,
+    is_bridge: np.ndarray,
+    class_of_node: np.ndarray,
+    phys: list[ClassPhy],
+    path_gain: PathGain,
+    scan_phase: np.ndarray | None,
+) -> LinkMedium:
+    """One link's transmit powers, decode thresholds, neighbour table, listeners and limits.
+
+    Transmitters are the link's endpoints (and its bridges when ACKs are in use); listeners are
+    the bridges listening on it (and its endpoints, for their ACK windows)."""
+    classes = config.endpoint_classes
+    n = class_of_node.size
+    link_classes = [i for i, c in enumerate(classes) if c.link == link]
+    on_link = np.isin(class_of_node, link_classes)
+    bridge_on_link = is_bridge & (link in config.bridge.links)
+    acked = any(classes[i].acked for i in link_classes)
+    power = np.full(n, -np.inf)
+    threshold = np.full(n, np.inf)
+    for i in link_classes:
+        power[class_of_node == i] = classes[i].tx_power_dbm
+        threshold[class_of_node == i] = phys[i].sensitivity_dbm
+    lowest_sensitivity = min(phys[i].sensitivity_dbm for i in link_classes)
+    power[bridge_on_link] = config.bridge.tx_power_dbm(link)
+    threshold[bridge_on_link] = lowest_sensitivity
+    transmitters = np.flatnonzero(on_link | (bridge_on_link & acked))
+    listeners = np.flatnonzero(bridge_on_link | (on_link & acked))
+    table = build_table(path_gain, transmitters, listeners, power, threshold, FREQUENCY_HZ[link])
+    capacity = np.ones(n, dtype=np.int32)
+    capacity[is_bridge] = config.bridge.demodulators(link)
+    scan = None
+    if link == "ble" and scan_phase is not None:
+        scan = ScanSchedule(scan_phase, config.bridge.scan_interval_s, config.bridge.scan_window_s)
+    return LinkMedium(
+        link=link,
+        table=table,
+        tx_power_dbm=power,
+        weights=sir_weights(sir_thresholds_db(link, classes, config.medium), config.medium.capture),
+        capacity=capacity,
+        listening=bridge_on_link.copy(),
+        always_listening=not acked and scan is None,
+        floor_dbm=lowest_sensitivity - config.medium.interference_margin_db,
+        frequency_hz=FREQUENCY_HZ[link],
+        scan=scan,
+        min_capacity=int(capacity[listeners].min()) if listeners.size else 1,
+        listeners=listeners,
+        listener_slot=listener_slot(n, listeners),
+        n_listeners=int(listeners.size),
+        cache_budget=CACHE_FLOATS // len(config.links_in_use),
+    )
+
+
 def simulate(
     config: SimConfig,
     topology: Topology | None = None,
@@ -186,49 +240,15 @@ def simulate(
     if "ble" in links:
         scan_phase = ctx.rng("scanner").uniform(0.0, 3 * config.bridge.scan_interval_s, size=n)
     for link in links:
-        link_classes = [i for i, c in enumerate(classes) if c.link == link]
-        on_link = np.isin(class_of_node, link_classes)
-        bridge_on_link = is_bridge & (link in config.bridge.links)
-        acked = any(classes[i].acked for i in link_classes)
-        power = np.full(n, -np.inf)
-        threshold = np.full(n, np.inf)
-        for i in link_classes:
-            power[class_of_node == i] = classes[i].tx_power_dbm
-            threshold[class_of_node == i] = phys[i].sensitivity_dbm
-        lowest_sensitivity = min(phys[i].sensitivity_dbm for i in link_classes)
-        power[bridge_on_link] = config.bridge.tx_power_dbm(link)
-        threshold[bridge_on_link] = lowest_sensitivity
-        thresholds_db = sir_thresholds_db(link, classes, config.medium)
-        transmitters = np.flatnonzero(on_link | (bridge_on_link & acked))
-        listeners = np.flatnonzero(bridge_on_link | (on_link & acked))
+        link_media[link] = _link_medium(
+            link, config, is_bridge, class_of_node, phys, path_gain, scan_phase
+        )
+        listeners = link_media[link].listeners
+        assert listeners is not None
         is_listener[listeners] = True
-        table = build_table(
-            path_gain, transmitters, listeners, power, threshold, FREQUENCY_HZ[link]
-        )
-        capacity = np.ones(n, dtype=np.int32)
-        capacity[is_bridge] = config.bridge.demodulators(link)
-        scan = None
-        if link == "ble" and scan_phase is not None:
-            scan = ScanSchedule(
-                scan_phase, config.bridge.scan_interval_s, config.bridge.scan_window_s
-            )
-        link_media[link] = LinkMedium(
-            link=link,
-            table=table,
-            tx_power_dbm=power,
-            weights=sir_weights(thresholds_db, config.medium.capture),
-            capacity=capacity,
-            listening=bridge_on_link.copy(),
-            always_listening=not acked and scan is None,
-            floor_dbm=lowest_sensitivity - config.medium.interference_margin_db,
-            frequency_hz=FREQUENCY_HZ[link],
-            scan=scan,
-            min_capacity=int(capacity[listeners].min()) if listeners.size else 1,
-            listeners=listeners,
-            listener_slot=listener_slot(n, listeners),
-            n_listeners=int(listeners.size),
-            cache_budget=CACHE_FLOATS // len(links),
-        )
+    acked_links = frozenset(
+        link for link in links if any(c.acked for c in classes if c.link == link)
+    )
     medium = Medium(n, link_media, path_gain, config.medium.capture, is_listener)
 
     duration_s = config.scenario.duration_s
@@ -240,9 +260,7 @@ def simulate(
         ctx.env, n, bridges, config.bridge, 2 * duration_s + 3600.0, ctx.rng("backhaul")
     )
     unheard = frozenset(link for link in links if link not in config.bridge.links)
-    bridge_only = frozenset(
-        link for link in links if not any(c.acked for c in classes if c.link == link)
-    )
+    bridge_only = frozenset(links) - acked_links  # no endpoint listens on these links
     forwarder = FORWARDERS["direct"](is_bridge, backhaul, server, unheard, bridge_only)
     initial = np.where(is_bridge, RX, SLEEP)
     ledger = StateLedger(initial)
