@@ -86,6 +86,12 @@ class Backhaul:
         self._buffer_pos += 1
         return v
 
+    def one_way_s(self, rng: np.random.Generator) -> float:
+        """One copy's latency (network server -> bridge for downlinks), drawn from ``rng``."""
+        if self._mu is None:
+            return 0.0
+        return math.exp(self._mu + self._sigma * float(rng.standard_normal()))
+
     def first_arrival_s(
         self, sent_s: np.ndarray, copies: np.ndarray, uniform: np.ndarray
     ) -> np.ndarray:

@@ -102,6 +102,162 @@ class MediumConfig:
         )
 
 
+#: Receive-window counts a Sidewalk LoRa endpoint may open after an uplink (0: none).
+LORA_RX_WINDOW_COUNTS: tuple[int, ...] = (0, 5, 10, 15, 20)
+DOWNLINK_ROUTES: tuple[str, ...] = ("best_rssi", "first_copy")
+
+
+@dataclass(frozen=True)
+class DownlinkConfig:
+    """Application downlinks to one endpoint class: cloud -> server -> bridge -> endpoint."""
+
+    interval_s: float = field(
+        default=0.0,
+        metadata=doc("mean time between downlinks per endpoint (Poisson); 0 = no downlinks", "s"),
+    )
+    payload_bytes: int = field(
+        default=10, metadata=doc("application payload of one downlink (ASSUMPTION)", "B")
+    )
+    retries: int = field(
+        default=3,
+        metadata=doc(
+            "acknowledged downlinks: retransmissions after a missing endpoint ACK, 0..255"
+        ),
+    )
+    lifetime_s: float = field(
+        default=3600.0,
+        metadata=doc("a downlink not delivered this long after it was sent expires", "s"),
+    )
+    route: str = field(
+        default="best_rssi",
+        metadata=doc(
+            "bridge chosen by the network server: best_rssi (strongest decoder of the endpoint's "
+            "last heard uplink) or first_copy (the decoder whose copy arrived first)"
+        ),
+    )
+    acked: bool = field(
+        default=True,
+        metadata=doc("the endpoint acknowledges each downlink; a lost ACK causes a retry"),
+    )
+
+    def __post_init__(self) -> None:
+        for key in ("interval_s", "lifetime_s"):
+            value = getattr(self, key)
+            _require(math.isfinite(value) and value >= 0, key, f"must be >= 0, got {value}")
+        _require(self.lifetime_s > 0, "lifetime_s", "must be > 0")
+        _require(0 <= self.payload_bytes <= 255, "payload_bytes", "must be in 0..255")
+        _require(0 <= self.retries <= 255, "retries", f"must be in 0..255, got {self.retries}")
+        _require(
+            self.route in DOWNLINK_ROUTES,
+            "route",
+            f"must be one of {', '.join(DOWNLINK_ROUTES)}; got {self.route!r}",
+        )
+
+    @property
+    def enabled(self) -> bool:
+        return self.interval_s > 0
+
+
+@dataclass(frozen=True)
+class FskLinkConfig:
+    """Sidewalk FSK (synchronous) link timing on the endpoint side."""
+
+    rx_window_interval_s: float = field(
+        default=3.15,
+        metadata=doc(
+            "period of the endpoint's receive windows on the slot grid (Sidewalk default: "
+            "3,150 ms, 3 per 10 s beacon period); a whole number of slots",
+            "s",
+        ),
+    )
+    rx_window_s: float = field(
+        default=0.005,
+        metadata=doc("receiver on-time of one empty receive window (ASSUMPTION)", "s"),
+    )
+    beacon_guard_s: float = field(
+        default=0.002,
+        metadata=doc(
+            "the receiver opens this early and closes this late around each beacon (ASSUMPTION)",
+            "s",
+        ),
+    )
+    beacon_miss_probability: float = field(
+        default=0.05,
+        metadata=doc(
+            "chance a beacon from an in-range bridge is missed (fading, interference; ASSUMPTION)"
+        ),
+    )
+    sync_loss_beacons: int = field(
+        default=3,
+        metadata=doc(
+            "consecutive missed beacons after which sync is lost and the endpoint listens "
+            "continuously until it hears a beacon again (ASSUMPTION)"
+        ),
+    )
+    resync_interval_s: float = field(
+        default=300.0,
+        metadata=doc(
+            "an endpoint that hears no bridge's beacon scans one beacon period this often "
+            "(ASSUMPTION)",
+            "s",
+        ),
+    )
+
+    def __post_init__(self) -> None:
+        for key in ("rx_window_interval_s", "resync_interval_s"):
+            value = getattr(self, key)
+            _require(math.isfinite(value) and value > 0, key, f"must be > 0, got {value}")
+        for key in ("rx_window_s", "beacon_guard_s"):
+            value = getattr(self, key)
+            _require(math.isfinite(value) and value >= 0, key, f"must be >= 0, got {value}")
+        _require(
+            self.rx_window_s < self.rx_window_interval_s,
+            "rx_window_s",
+            "must be shorter than rx_window_interval_s",
+        )
+        _require(
+            0 <= self.beacon_miss_probability < 1,
+            "beacon_miss_probability",
+            f"must be in [0, 1), got {self.beacon_miss_probability}",
+        )
+        _require(self.sync_loss_beacons >= 1, "sync_loss_beacons", "must be >= 1")
+
+
+@dataclass(frozen=True)
+class LoraLinkConfig:
+    """Sidewalk LoRa (asynchronous, CSS) link timing on the endpoint side."""
+
+    rx_windows: int = field(
+        default=5,
+        metadata=doc(
+            "receive windows opened after each uplink: 0, 5, 10, 15 or 20 (Sidewalk: 5..20)"
+        ),
+    )
+    rx_window_spacing_s: float = field(
+        default=5.0,
+        metadata=doc(
+            "time between the uplink's end and the first window, and between windows", "s"
+        ),
+    )
+    rx_window_symbols: int = field(
+        default=8,
+        metadata=doc("receiver on-time of one empty window, in LoRa symbols (ASSUMPTION)"),
+    )
+
+    def __post_init__(self) -> None:
+        _require(
+            self.rx_windows in LORA_RX_WINDOW_COUNTS,
+            "rx_windows",
+            f"must be one of {', '.join(map(str, LORA_RX_WINDOW_COUNTS))}; got {self.rx_windows}",
+        )
+        _require(
+            math.isfinite(self.rx_window_spacing_s) and self.rx_window_spacing_s > 0,
+            "rx_window_spacing_s",
+            f"must be > 0, got {self.rx_window_spacing_s}",
+        )
+        _require(1 <= self.rx_window_symbols <= 1024, "rx_window_symbols", "must be in 1..1024")
+
+
 @dataclass(frozen=True)
 class EndpointConfig:
     """One class of battery endpoints. ``[endpoint]`` gives the defaults of every class."""
@@ -167,6 +323,15 @@ class EndpointConfig:
     lora: LoraParams = field(default_factory=LoraParams, metadata=doc("LoRa PHY parameters"))
     fsk: FskParams = field(default_factory=FskParams, metadata=doc("FSK PHY parameters"))
     ble: BleParams = field(default_factory=BleParams, metadata=doc("BLE advertising parameters"))
+    fsk_link: FskLinkConfig = field(
+        default_factory=FskLinkConfig, metadata=doc("FSK receive windows and beacon sync")
+    )
+    lora_link: LoraLinkConfig = field(
+        default_factory=LoraLinkConfig, metadata=doc("LoRa receive windows after each uplink")
+    )
+    downlink: DownlinkConfig = field(
+        default_factory=DownlinkConfig, metadata=doc("application downlinks to this class")
+    )
 
     def __post_init__(self) -> None:
         _require(
@@ -237,6 +402,16 @@ class EndpointConfig:
             _require(math.isfinite(value) and value >= 0, key, f"must be >= 0, got {value}")
         _require(0 <= self.ack_payload_bytes <= 255, "ack_payload_bytes", "must be in 0..255")
         _require(self.lbt_max_attempts >= 1, "lbt_max_attempts", "must be >= 1")
+        _require(
+            not (self.link == "ble" and self.downlink.enabled),
+            "downlink.interval_s",
+            "downlinks need receive windows (fsk or lora); BLE connections are not modelled yet",
+        )
+        _require(
+            not self.downlink.enabled or self.downlink.payload_bytes <= self.mtu_bytes,
+            "downlink.payload_bytes",
+            f"{self.downlink.payload_bytes} B is over the {self.link} MTU of {self.mtu_bytes} B",
+        )
         for key in ("acked", "lbt"):
             _require(
                 not (self.link == "ble" and getattr(self, key)),
@@ -297,6 +472,15 @@ class BridgeConfig:
     backhaul_latency_sigma: float = field(
         default=0.5, metadata=doc("log-normal shape (sigma of ln latency) (ASSUMPTION)")
     )
+    fsk_beacon_interval_s: float = field(
+        default=10.0, metadata=doc("FSK beacon period, network-wide time grid (Sidewalk)", "s")
+    )
+    fsk_slot_s: float = field(
+        default=0.063, metadata=doc("FSK slot length of the time grid (Sidewalk: 63 ms)", "s")
+    )
+    fsk_beacon_bytes: int = field(
+        default=16, metadata=doc("FSK beacon payload on air (ASSUMPTION)", "B")
+    )
     backhaul_availability: float = field(
         default=1.0,
         metadata=doc("long-run share of time the internet link is up; 1 = never down"),
@@ -326,6 +510,10 @@ class BridgeConfig:
             f"must be in (0, 1], got {self.backhaul_availability}",
         )
         _require(self.backhaul_outage_mean_s > 0, "backhaul_outage_mean_s", "must be > 0")
+        for key in ("fsk_beacon_interval_s", "fsk_slot_s"):
+            value = getattr(self, key)
+            _require(math.isfinite(value) and value > 0, key, f"must be > 0, got {value}")
+        _require(0 <= self.fsk_beacon_bytes <= 255, "fsk_beacon_bytes", "must be in 0..255")
         for key in ("ble_tx_power_dbm", "fsk_tx_power_dbm", "lora_tx_power_dbm"):
             _require(-30 <= getattr(self, key) <= 30, key, "must be in -30..30")
 
@@ -411,6 +599,16 @@ class SimConfig:
             f"{area_link!r} is not the link of any endpoint class "
             f"({', '.join(self.links_in_use)}); use one of those or auto",
         )
+        slot_s = self.bridge.fsk_slot_s
+        for c in self.endpoint_classes:
+            slots = c.fsk_link.rx_window_interval_s / slot_s
+            _require(
+                c.link != "fsk" or abs(slots - round(slots)) <= 1e-6 * slots,
+                "endpoint_class",
+                f"class {c.name}: fsk_link.rx_window_interval_s = "
+                f"{c.fsk_link.rx_window_interval_s:g} s is not a whole number of slots "
+                f"(bridge.fsk_slot_s = {slot_s:g} s)",
+            )
         total = sum(c.share for c in self.endpoint_classes)
         _require(
             abs(total - 1.0) <= 1e-6,

@@ -29,6 +29,8 @@ STREAM_NAMES: tuple[str, ...] = (
     "mac",
     "backhaul",
     "scanner",
+    "fsk_sync",
+    "downlink",
 )
 
 

@@ -82,6 +82,12 @@ class DirectForwarder:
         return DELIVERED
 
 
+def decoders(tx: Transmission, is_bridge: np.ndarray) -> np.ndarray:
+    """The bridges (by ``is_bridge``) that decoded ``tx``."""
+    ok = is_bridge[tx.rx] if tx.clean else (tx.outcome == RX_OK) & is_bridge[tx.rx]
+    return tx.rx[ok]
+
+
 def best_decoder(tx: Transmission, is_bridge: np.ndarray) -> int:
     """The bridge that decoded ``tx`` with the strongest signal, or -1."""
     ok = is_bridge[tx.rx] if tx.clean else (tx.outcome == RX_OK) & is_bridge[tx.rx]

@@ -47,6 +47,14 @@ class ClassPhy:
     sensitivity_dbm: float
     config: EndpointConfig
 
+    @property
+    def listens(self) -> bool:
+        """Whether the endpoint opens receive windows that follow its uplinks (downlinks enabled,
+        or LoRa receive windows after each uplink)."""
+        cfg = self.config
+        lora_windows = self.link == "lora" and cfg.lora_link.rx_windows > 0
+        return cfg.downlink.enabled or lora_windows
+
     def airtime_s(self, payload_bytes: int) -> float:
         """On-air time of one frame carrying ``payload_bytes`` of application data."""
         params = getattr(self.config, self.link)

@@ -29,11 +29,12 @@ of the window).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from mesh.ledger import IDLE, RX, SLEEP, TX
-from mesh.records import CHANNEL_BUSY, DELIVERED, OVER_MTU
+from mesh.records import CHANNEL_BUSY, DELIVERED, NO_SYNC, OVER_MTU
 from radios.ble import ADV_DELAY_MAX_S
 
 if TYPE_CHECKING:
@@ -102,9 +103,17 @@ def _send_aloha(
     mac_rng = net.mac_rng
     attempts = 1 + (cfg.max_retries if cfg.acked else 0)
     channel = first_channel
+    sync = net.fsk_sync if phy.link == "fsk" else None
     for attempt in range(attempts):
         if attempt > 0:
             channel = int(mac_rng.integers(phy.channels))
+        if sync is not None:  # FSK is synchronous: no frame without beacon sync
+            synced_s = sync.synced_from_s(node, env.now)
+            if synced_s == math.inf:
+                records.note_attempt(packet, NO_SYNC)
+                return
+            if synced_s > env.now:
+                yield env.timeout(synced_s - env.now)
         if cfg.lbt:
             clear = False
             for lbt_try in range(cfg.lbt_max_attempts):
@@ -133,6 +142,8 @@ def _send_aloha(
         fate = net.forwarder.on_uplink(tx, fragment, env.now)
         if fate != DELIVERED:
             records.note_attempt(packet, fate)
+        if phy.listens:
+            net.uplink_heard(node, phy, tx, fate == DELIVERED)
         if not cfg.acked:
             return
         # the ACK confirms delivery to the network server, like a LoRaWAN RX1 downlink: it is

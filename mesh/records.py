@@ -25,6 +25,7 @@ PENDING = -1
 DELIVERED = 0
 DROP_REASONS: tuple[str, ...] = (
     "over_mtu",
+    "no_sync",
     "channel_busy",
     "below_sensitivity",
     "not_listening",
@@ -35,6 +36,7 @@ DROP_REASONS: tuple[str, ...] = (
 )
 FATE_NAMES: tuple[str, ...] = ("delivered", *DROP_REASONS)
 OVER_MTU = FATE_NAMES.index("over_mtu")
+NO_SYNC = FATE_NAMES.index("no_sync")
 CHANNEL_BUSY = FATE_NAMES.index("channel_busy")
 BELOW_SENSITIVITY = FATE_NAMES.index("below_sensitivity")
 NOT_LISTENING = FATE_NAMES.index("not_listening")

@@ -20,7 +20,15 @@ from mesh.backhaul import Backhaul
 from mesh.config import LINKS, EndpointConfig, SimConfig
 from mesh.context import SimContext
 from mesh.coverage import covered, probe_grid
-from mesh.forwarding import FORWARDERS, Forwarder, best_decoder
+from mesh.downlink import (
+    DownlinkRecords,
+    Downlinks,
+    downlink_process,
+    downlink_schedule,
+    lora_listening,
+)
+from mesh.forwarding import FORWARDERS, Forwarder, best_decoder, decoders
+from mesh.fsksync import FskSync, draw_sync
 from mesh.ledger import RX, SLEEP, StateLedger
 from mesh.links import (
     FREQUENCY_HZ,
@@ -61,6 +69,8 @@ class SimResult:
     neighbour_pairs: dict[str, int]
     transmissions: int
     ack_frames: int
+    downlinks: DownlinkRecords
+    downlink_frames: int
 
     @property
     def endpoint_ids(self) -> np.ndarray:
@@ -81,6 +91,10 @@ class Network:
         path_gain: PathGain,
         is_bridge: np.ndarray,
         backhaul: Backhaul,
+        duration_s: float,
+        downlinks: Downlinks | None = None,
+        downlink_records: DownlinkRecords | None = None,
+        fsk_sync: FskSync | None = None,
     ) -> None:
         self.ctx = ctx
         self.env = ctx.env
@@ -95,6 +109,28 @@ class Network:
         self.ack_frames = 0
         self.backhaul = backhaul
         self.finished_packets = np.zeros(len(records), dtype=bool)
+        self.duration_s = duration_s
+        self.downlinks = downlinks
+        self.downlink_records = downlink_records
+        self.downlink_frames = 0
+        self.fsk_sync = fsk_sync
+
+    def uplink_heard(self, node: int, phy: ClassPhy, tx: Transmission, delivered: bool) -> None:
+        """After an uplink frame of an endpoint that listens: restart its LoRa windows and, when
+        the network server got the frame, remember the downlink route."""
+        dl = self.downlinks
+        assert dl is not None
+        cfg = phy.config
+        if phy.link == "lora" and cfg.lora_link.rx_windows:
+            dl.lora_uplink(node, self.env.now)
+        if delivered and cfg.downlink.enabled:
+            if cfg.downlink.route == "best_rssi":
+                bridge = self.best_decoder(tx)
+            else:
+                up = decoders(tx, self.is_bridge & ~self.backhaul.down)
+                bridge = int(up[dl.rng.integers(up.size)]) if up.size else -1
+            if bridge >= 0:
+                dl.heard(node, bridge)
 
     def best_decoder(self, tx: Transmission) -> int:
         """The strongest decoding bridge whose backhaul is up (-1: none)."""
@@ -167,14 +203,14 @@ def _link_medium(
 ) -> LinkMedium:
     """One link's transmit powers, decode thresholds, neighbour table, listeners and limits.
 
-    Transmitters are the link's endpoints (and its bridges when ACKs are in use); listeners are
-    the bridges listening on it (and its endpoints, for their ACK windows)."""
+    Transmitters are the link's endpoints (and its bridges when ACKs or downlinks are in use);
+    listeners are the bridges listening on it (and its endpoints, for ACKs and downlinks)."""
     classes = config.endpoint_classes
     n = class_of_node.size
     link_classes = [i for i, c in enumerate(classes) if c.link == link]
     on_link = np.isin(class_of_node, link_classes)
     bridge_on_link = is_bridge & (link in config.bridge.links)
-    acked = any(classes[i].acked for i in link_classes)
+    acked = link in talks_back_links(config)
     power = np.full(n, -np.inf)
     threshold = np.full(n, np.inf)
     for i in link_classes:
@@ -207,6 +243,68 @@ def _link_medium(
         listener_slot=listener_slot(n, listeners),
         n_listeners=int(listeners.size),
         cache_budget=CACHE_FLOATS // len(config.links_in_use),
+    )
+
+
+def talks_back_links(config: SimConfig) -> frozenset[str]:
+    """Links on which bridges send frames to endpoints (uplink ACKs or downlinks)."""
+    return frozenset(c.link for c in config.endpoint_classes if c.acked or c.downlink.enabled)
+
+
+def _fsk_sync(
+    config: SimConfig,
+    is_bridge: np.ndarray,
+    class_of_node: np.ndarray,
+    phys: list[ClassPhy],
+    path_gain: PathGain,
+    rng: np.random.Generator,
+) -> FskSync:
+    """Beacon reach and sync-loss draws of every FSK endpoint (``mesh.fsksync``)."""
+    classes = config.endpoint_classes
+    bridge = config.bridge
+    n = class_of_node.size
+    fsk_endpoint = np.zeros(n, dtype=bool)
+    sensitivity = np.full(n, np.inf)
+    arrays = {key: np.zeros(n) for key in ("interval", "window", "miss", "loss", "scan", "listen")}
+    for index, cls in enumerate(classes):
+        if cls.link != "fsk":
+            continue
+        nodes = class_of_node == index
+        fsk_endpoint |= nodes
+        sensitivity[nodes] = phys[index].sensitivity_dbm
+        link = cls.fsk_link
+        arrays["interval"][nodes] = link.rx_window_interval_s
+        arrays["window"][nodes] = link.rx_window_s
+        arrays["miss"][nodes] = link.beacon_miss_probability
+        arrays["loss"][nodes] = link.sync_loss_beacons
+        arrays["scan"][nodes] = link.resync_interval_s
+        arrays["listen"][nodes] = (
+            cls.fsk.airtime_s(min(bridge.fsk_beacon_bytes, cls.fsk.mtu_bytes))
+            + 2 * link.beacon_guard_s
+        )
+    in_range = np.zeros(n, dtype=bool)
+    beaconing = np.flatnonzero(is_bridge) if "fsk" in bridge.links else np.zeros(0, np.int64)
+    endpoints = np.flatnonzero(fsk_endpoint)
+    if beaconing.size and endpoints.size:
+        power = np.full(n, -np.inf)
+        power[beaconing] = bridge.fsk_tx_power_dbm
+        threshold = np.full(n, float(sensitivity[endpoints].min()))
+        table = build_table(path_gain, beaconing, endpoints, power, threshold, FREQUENCY_HZ["fsk"])
+        hears = table.rssi_dbm >= sensitivity[table.index]
+        in_range[table.index[hears]] = True
+    return draw_sync(
+        fsk_endpoint=fsk_endpoint,
+        in_range=in_range,
+        window_interval_s=arrays["interval"],
+        window_s=arrays["window"],
+        miss_probability=arrays["miss"],
+        sync_loss_beacons=arrays["loss"].astype(np.int64),
+        scan_interval_s=arrays["scan"],
+        beacon_interval_s=bridge.fsk_beacon_interval_s,
+        beacon_listen_s=arrays["listen"],
+        slot_s=bridge.fsk_slot_s,
+        horizon_s=2 * config.scenario.duration_s + 3600.0,
+        rng=rng,
     )
 
 
@@ -246,9 +344,7 @@ def simulate(
         listeners = link_media[link].listeners
         assert listeners is not None
         is_listener[listeners] = True
-    acked_links = frozenset(
-        link for link in links if any(c.acked for c in classes if c.link == link)
-    )
+    acked_links = talks_back_links(config)
     medium = Medium(n, link_media, path_gain, config.medium.capture, is_listener)
 
     duration_s = config.scenario.duration_s
@@ -264,7 +360,30 @@ def simulate(
     forwarder = FORWARDERS["direct"](is_bridge, backhaul, server, unheard, bridge_only)
     initial = np.where(is_bridge, RX, SLEEP)
     ledger = StateLedger(initial)
-    net = Network(ctx, medium, ledger, records, server, forwarder, path_gain, is_bridge, backhaul)
+    fsk_sync = (
+        _fsk_sync(config, is_bridge, class_of_node, phys, path_gain, ctx.rng("fsk_sync"))
+        if "fsk" in links
+        else None
+    )
+    dl_rng = ctx.rng("downlink")
+    dl_endpoint, dl_times, dl_indptr = downlink_schedule(classes, class_of_node, duration_s, dl_rng)
+    downlink_records = DownlinkRecords(dl_endpoint, dl_times)
+    downlinks = Downlinks(ctx.env, n, dl_rng) if any(p.listens for p in phys) else None
+    net = Network(
+        ctx,
+        medium,
+        ledger,
+        records,
+        server,
+        forwarder,
+        path_gain,
+        is_bridge,
+        backhaul,
+        duration_s,
+        downlinks,
+        downlink_records,
+        fsk_sync,
+    )
 
     times = schedule.times_s.tolist()
     u = channel_u.tolist()
@@ -279,9 +398,18 @@ def simulate(
             ctx.env.process(endpoint_process(net, node, phy, times[a:b], a, u[a:b]))
         )
 
+    dl_times_list = dl_times.tolist()
+    dl_bounds = dl_indptr.tolist()
+    for node in np.flatnonzero(np.diff(dl_indptr)).tolist():
+        a, b = dl_bounds[node], dl_bounds[node + 1]
+        phy = phys[class_of_node[node]]
+        endpoints_running.append(
+            ctx.env.process(downlink_process(net, node, phy, a, dl_times_list[a:b]))
+        )
+
     env = ctx.env
-    # The run ends when every endpoint is done with its last packet; processes that only keep
-    # time (backhaul outage edges) do not extend it.
+    # The run ends when every endpoint is done with its last packet and downlink; processes that
+    # only keep time (backhaul outage edges) do not extend it.
     all_done = simpy.AllOf(env, endpoints_running)
     if progress is not None:
         steps = 200
@@ -297,6 +425,7 @@ def simulate(
     server.stamp(backhaul.first_arrival_s)
 
     durations = ledger.close(horizon_s)
+    _charge_windows(config, class_of_node, phys, net, durations, ledger.wakes, horizon_s)
     charge, voltage, capacity_c, leakage_a = _charge(
         config, topo, class_of_node, durations, ledger.wakes
     )
@@ -318,7 +447,54 @@ def simulate(
         neighbour_pairs={link: lm.table.n_pairs for link, lm in link_media.items()},
         transmissions=int(records.transmissions.sum()),
         ack_frames=net.ack_frames,
+        downlinks=downlink_records,
+        downlink_frames=net.downlink_frames,
     )
+
+
+def _charge_windows(
+    config: SimConfig,
+    class_of_node: np.ndarray,
+    phys: list[ClassPhy],
+    net: Network,
+    durations: np.ndarray,
+    wakes: list[int],
+    horizon_s: float,
+) -> None:
+    """Move the receiver on-time of scheduled listening (FSK beacons, empty receive windows,
+    resyncs; LoRa windows after uplinks) from SLEEP to RX and count its wake-ups. The MAC charged
+    the windows that carried a frame; scheduled listening that would overlap another state is
+    rare (windows are milliseconds) and is taken from sleep only, so each node's timeline still
+    sums to the horizon."""
+    n = class_of_node.size
+    rx_s = np.zeros(n)
+    extra_wakes = np.zeros(n, dtype=np.int64)
+    used = net.downlinks.used_windows if net.downlinks is not None else np.zeros(n, np.int64)
+    if net.fsk_sync is not None:
+        fsk_rx, fsk_wakes = net.fsk_sync.listening(horizon_s, used)
+        rx_s += fsk_rx
+        extra_wakes += fsk_wakes
+    if net.downlinks is not None and net.downlinks.lora_ends_s:
+        count = np.zeros(n, dtype=np.int64)
+        spacing = np.ones(n)
+        window = np.zeros(n)
+        for index, cls in enumerate(config.endpoint_classes):
+            if cls.link != "lora":
+                continue
+            nodes = class_of_node == index
+            count[nodes] = cls.lora_link.rx_windows
+            spacing[nodes] = cls.lora_link.rx_window_spacing_s
+            window[nodes] = cls.lora_link.rx_window_symbols * cls.lora.symbol_time_s()
+        lora_rx, lora_wakes = lora_listening(
+            net.downlinks.lora_ends_s, n, count, spacing, window, horizon_s, used
+        )
+        rx_s += lora_rx
+        extra_wakes += lora_wakes
+    take = np.minimum(rx_s, durations[:, SLEEP])
+    durations[:, SLEEP] -= take
+    durations[:, RX] += take
+    for node in np.flatnonzero(extra_wakes).tolist():
+        wakes[node] += int(extra_wakes[node])
 
 
 def _charge(

@@ -35,19 +35,22 @@ battery = "2xAA"
 acked = {acked}
 max_retries = 2
 lora = {{ sf = 9, channels = 1 }}
+lora_link = {{ rx_windows = {rx_windows} }}
 """
 
 
-def run_one(tmp_path, range_m=1000, payload=19, oversize="reject", acked="false"):
+def run_one(tmp_path, range_m=1000, payload=19, oversize="reject", acked="false", rx_windows=0):
     path = tmp_path / "one.toml"
     path.write_text(
-        ONE_ENDPOINT.format(range_m=range_m, payload=payload, oversize=oversize, acked=acked)
+        ONE_ENDPOINT.format(
+            range_m=range_m, payload=payload, oversize=oversize, acked=acked, rx_windows=rx_windows
+        )
     )
     return experiments.run(experiments.load_spec(path))
 
 
 def test_energy_of_a_periodic_lora_endpoint_matches_hand_computation(tmp_path) -> None:
-    result = run_one(tmp_path)
+    result = run_one(tmp_path, rx_windows=5)
     sim, summary = result.sim, result.summary
     node = int(sim.endpoint_ids[0])
     frames = summary["packets"]["transmissions"]
@@ -55,13 +58,21 @@ def test_energy_of_a_periodic_lora_endpoint_matches_hand_computation(tmp_path) -
     toa = time_on_air(19, 9)
     horizon = sim.horizon_s
     durations = sim.state_durations_s[node]
+    # after each uplink (ending at e) 5 receive windows of 8 symbols open at e + 5 s .. e + 25 s
+    ends = sim.records.generated_s + toa
+    windows = sum(int(np.sum(e + 5.0 * np.arange(1, 6) < horizon)) for e in ends)
+    assert windows == 5 * frames  # the last uplink is over 25 s before the end of the hour
+    window_s = 8 * 2**9 / 125_000
+    listen_s = windows * window_s
     assert durations[TX] == pytest.approx(frames * toa, abs=1e-9)
-    assert durations[SLEEP] == pytest.approx(horizon - frames * toa, abs=1e-9)
+    assert durations[RX] == pytest.approx(listen_s, abs=1e-9)
+    assert durations[SLEEP] == pytest.approx(horizon - frames * toa - listen_s, abs=1e-9)
     charge = (
         frames * toa * SX1262.tx_current_at(14)
-        + (horizon - frames * toa) * SX1262.sleep_current_a
+        + listen_s * SX1262.rx_current_a
+        + (horizon - frames * toa - listen_s) * SX1262.sleep_current_a
         + horizon * NRF52840_MCU.sleep_current_a
-        + frames * NRF52840_MCU.active_current_a * NRF52840_MCU.wake_time_s
+        + (frames + windows) * NRF52840_MCU.active_current_a * NRF52840_MCU.wake_time_s
     )
     battery = BATTERIES["2xAA"]
     assert summary["energy"]["per_endpoint_mean_j"] == pytest.approx(
@@ -75,7 +86,7 @@ def test_energy_of_a_periodic_lora_endpoint_matches_hand_computation(tmp_path) -
 
 
 def test_acked_uplinks_on_a_perfect_link_need_one_frame_and_one_ack(tmp_path) -> None:
-    result = run_one(tmp_path, acked="true")
+    result = run_one(tmp_path, acked="true", rx_windows=0)
     sim, packets = result.sim, result.summary["packets"]
     node = int(sim.endpoint_ids[0])
     assert packets["transmissions"] == packets["generated"] == packets["ack_frames"]
@@ -143,7 +154,9 @@ def test_retries_and_lbt_beat_plain_aloha(repo) -> None:
 def test_frames_on_a_link_no_bridge_listens_on_are_not_listening(tmp_path) -> None:
     path = tmp_path / "one.toml"
     path.write_text(
-        ONE_ENDPOINT.format(range_m=1000, payload=19, oversize="reject", acked="false")
+        ONE_ENDPOINT.format(
+            range_m=1000, payload=19, oversize="reject", acked="false", rx_windows=0
+        )
         + '[bridge]\nlinks = ["ble"]\n'
     )
     packets = experiments.run(experiments.load_spec(path)).summary["packets"]
@@ -155,7 +168,7 @@ def test_no_ack_for_a_packet_the_server_never_got(tmp_path) -> None:
     acknowledged: the endpoint retries it (1 + max_retries frames) before giving up."""
     path = tmp_path / "down.toml"
     path.write_text(
-        ONE_ENDPOINT.format(range_m=1000, payload=19, oversize="reject", acked="true")
+        ONE_ENDPOINT.format(range_m=1000, payload=19, oversize="reject", acked="true", rx_windows=0)
         + "[bridge]\nbackhaul_availability = 0.3\nbackhaul_outage_mean_s = 3600\n"
     )
     result = experiments.run(experiments.load_spec(path, duration="10h"))
@@ -171,7 +184,9 @@ def test_no_ack_for_a_packet_the_server_never_got(tmp_path) -> None:
 )
 def test_one_mcu_wake_per_frame_and_per_ack_window(tmp_path, acked, lbt, wakes_per_packet) -> None:
     path = tmp_path / "wakes.toml"
-    text = ONE_ENDPOINT.format(range_m=1000, payload=19, oversize="reject", acked=acked)
+    text = ONE_ENDPOINT.format(
+        range_m=1000, payload=19, oversize="reject", acked=acked, rx_windows=0
+    )
     path.write_text(text.replace("[endpoint]", f"[endpoint]\nlbt = {str(lbt).lower()}"))
     sim = experiments.run(experiments.load_spec(path)).sim
     node = int(sim.endpoint_ids[0])

@@ -1,0 +1,282 @@
+"""Downlinks: application -> network server -> a bridge that heard the endpoint -> its next window.
+
+Model:
+- The application sends each endpoint of a class with downlinks enabled a message at Poisson
+  times (mean ``downlink.interval_s``), drawn up front from the run's ``downlink`` stream.
+- The network server routes it to a bridge that decoded the endpoint's last heard uplink: the
+  strongest one (``best_rssi``) or the one whose copy arrived first (``first_copy``: with
+  independent, identically distributed backhaul latencies that is a uniformly drawn decoder). A
+  bridge whose backhaul is down cannot be used; with no usable route the server waits for the
+  endpoint's next heard uplink. Server -> bridge takes one draw of the backhaul latency.
+- The bridge sends the frame at the start of the endpoint's next receive window: on FSK the next
+  window of its slot grid while in beacon sync (``mesh.fsksync``); on LoRa the next of the
+  ``rx_windows`` windows opened ``rx_window_spacing_s`` apart after its last uplink (none left:
+  the downlink waits for the next uplink, and is routed again). The frame goes through the medium
+  like any other (interference, half duplex, sensitivity). A window is skipped when the endpoint
+  is busy (its own uplink) or the bridge is transmitting.
+- Acknowledged downlinks: the endpoint answers a decoded downlink with an ACK frame; a downlink
+  not decoded, or whose ACK the bridge did not decode, is sent again in a later window, up to
+  ``retries`` times. The first decode is the delivery (later copies are duplicates). A downlink
+  still undelivered ``lifetime_s`` after it was sent expires; one whose lifetime runs past the
+  end of traffic (``duration_s``) is ``unfinished`` and left out of the delivery ratio.
+
+Energy: the endpoint is in RX for each downlink frame and in TX for its ACK; empty receive
+windows are charged in bulk after the run (FSK: ``mesh.fsksync``; LoRa: :func:`lora_listening`).
+
+Source: Amazon Sidewalk specification (downlinks through the bridge that last heard the endpoint;
+FSK receive windows every 3,150 ms; LoRa 5, 10, 15 or 20 windows 5 s apart after an uplink;
+acknowledged messages with 0..255 retries and a time to live). Payload sizes, the ACK frame and
+the routing choices are ASSUMPTIONS.
+
+Leaves out: BLE downlinks (they need BLE connections), LoRa periodic-listen mode with keep-alive,
+downlink queues longer than one message per endpoint (messages wait their turn in order).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import simpy
+
+from mesh.config import EndpointConfig
+from mesh.ledger import RX, SLEEP, TX
+
+if TYPE_CHECKING:
+    from mesh.links import ClassPhy
+    from mesh.simulation import Network
+
+#: Downlink fates.
+DL_PENDING = -1
+DL_DELIVERED = 0
+DL_EXPIRED = 1
+DL_LOST = 2
+DL_UNFINISHED = 3
+#: ``lost``: every try failed (``retries`` + 1 tries when acknowledged, else one).
+DOWNLINK_FATES: tuple[str, ...] = ("delivered", "expired", "lost", "unfinished")
+
+Process = Generator[Any, Any, None]
+
+
+class DownlinkRecords:
+    """One row per generated downlink, allocated once."""
+
+    def __init__(self, endpoint: np.ndarray, generated_s: np.ndarray) -> None:
+        n = int(endpoint.size)
+        self.endpoint = np.asarray(endpoint, dtype=np.int64)
+        self.generated_s = np.asarray(generated_s, dtype=np.float64)
+        self.delivered_s = np.full(n, np.nan)
+        self.fate = np.full(n, DL_PENDING, dtype=np.int8)
+        self.transmissions = np.zeros(n, dtype=np.int32)
+        self.bridge = np.full(n, -1, dtype=np.int64)  # bridge of the delivering (or last) try
+
+    def __len__(self) -> int:
+        return int(self.endpoint.size)
+
+
+def downlink_schedule(
+    classes: tuple[EndpointConfig, ...],
+    class_of_node: np.ndarray,
+    duration_s: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Poisson downlink times per endpoint: (endpoint, time, indptr by node), sorted by node then
+    time. A Poisson process on [0, T) is a Poisson(T / mean) count of uniform times."""
+    n = class_of_node.size
+    mean = np.full(n, np.inf)
+    for index, cls in enumerate(classes):
+        if cls.downlink.enabled:
+            mean[class_of_node == index] = cls.downlink.interval_s
+    nodes = np.flatnonzero(np.isfinite(mean))
+    counts = np.zeros(n, dtype=np.int64)
+    counts[nodes] = rng.poisson(duration_s / mean[nodes])
+    endpoint = np.repeat(np.arange(n), counts)
+    times = rng.random(endpoint.size) * duration_s
+    order = np.lexsort((times, endpoint))
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    return endpoint[order], times[order], indptr
+
+
+class Downlinks:
+    """Routing state (who last heard each endpoint) and the LoRa window clock of each endpoint."""
+
+    def __init__(self, env: simpy.Environment, n_nodes: int, rng: np.random.Generator) -> None:
+        self._env = env
+        self.rng = rng
+        self.route = [-1] * n_nodes
+        self._heard: dict[int, simpy.Event] = {}
+        self.lora_last_end_s = [-math.inf] * n_nodes
+        self.lora_ends_s: dict[int, list[float]] = {}
+        self.used_windows = np.zeros(n_nodes, dtype=np.int64)
+
+    def heard(self, node: int, bridge: int) -> None:
+        """The network server got an uplink of ``node`` through ``bridge`` (the route)."""
+        self.route[node] = bridge
+        event = self._heard.pop(node, None)
+        if event is not None:
+            event.succeed()
+
+    def next_uplink(self, node: int) -> simpy.Event:
+        """An event that fires when the next uplink of ``node`` is heard."""
+        event = self._heard.get(node)
+        if event is None:
+            event = self._heard[node] = self._env.event()
+        return event
+
+    def lora_uplink(self, node: int, end_s: float) -> None:
+        """A LoRa uplink frame of ``node`` ended: its receive windows restart."""
+        self.lora_last_end_s[node] = end_s
+        self.lora_ends_s.setdefault(node, []).append(end_s)
+
+    def lora_next_window_s(self, node: int, t: float, count: int, spacing_s: float) -> float:
+        """The first of the windows after the last uplink at or after ``t`` (inf: none left)."""
+        end = self.lora_last_end_s[node]
+        k = max(1, math.ceil((t - end) / spacing_s - 1e-12))
+        return end + k * spacing_s if k <= count else math.inf
+
+
+def lora_listening(
+    ends_s: dict[int, list[float]],
+    n_nodes: int,
+    count: np.ndarray,
+    spacing_s: np.ndarray,
+    window_s: np.ndarray,
+    horizon_s: float,
+    used_windows: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Receiver on-time and wake-ups of empty LoRa receive windows: after each uplink ending at
+    ``e``, windows at ``e + k * spacing`` for ``k = 1..count`` before the next uplink and the
+    horizon (per-node ``count``, ``spacing_s``, ``window_s``)."""
+    rx_s = np.zeros(n_nodes)
+    wakes = np.zeros(n_nodes, dtype=np.int64)
+    for node, ends in ends_s.items():
+        e = np.asarray(ends)
+        limit = np.minimum(np.append(e[1:], math.inf), horizon_s)
+        windows = np.clip(np.ceil((limit - e) / spacing_s[node]) - 1, 0, count[node])
+        total = max(int(windows.sum()) - int(used_windows[node]), 0)
+        rx_s[node] = total * window_s[node]
+        wakes[node] = total
+    return rx_s, wakes
+
+
+def downlink_process(
+    net: Network,
+    node: int,
+    phy: ClassPhy,
+    first: int,
+    times_s: list[float],
+) -> Process:
+    """Every downlink of one endpoint, in order."""
+    env, dl, records = net.env, net.downlinks, net.downlink_records
+    assert dl is not None and records is not None
+    cfg = phy.config
+    dcfg = cfg.downlink
+    end_s = net.duration_s
+    for k, t_gen in enumerate(times_s):
+        d = first + k
+        if env.now < t_gen:
+            yield env.timeout(t_gen - env.now)
+        deadline = t_gen + dcfg.lifetime_s
+        limit = min(deadline, end_s)
+        tries = 0
+        bridge = -1
+        while True:
+            if env.now >= limit:
+                records.fate[d] = DL_EXPIRED if deadline <= end_s else DL_UNFINISHED
+                break
+            if bridge < 0:
+                route = dl.route[node]
+                if route < 0 or net.backhaul.down[route]:
+                    yield dl.next_uplink(node) | env.timeout(limit - env.now)
+                    continue
+                yield env.timeout(net.backhaul.one_way_s(dl.rng))
+                bridge = route
+                continue
+            window = _next_window(net, node, phy, env.now)
+            if math.isinf(window):  # LoRa: no window until the next uplink; route it again
+                bridge = -1
+                yield dl.next_uplink(node) | env.timeout(limit - env.now)
+                continue
+            if window >= limit:
+                yield env.timeout(limit - env.now)
+                continue
+            if window > env.now:
+                yield env.timeout(window - env.now)
+            if net.ledger.state(node) != SLEEP or net.medium.transmitting(phy.link, bridge):
+                yield env.timeout(1e-6)  # this window is lost; wait for the next one
+                continue
+            tries += 1
+            records.transmissions[d] += 1
+            records.bridge[d] = bridge
+            decoded = yield from _send_downlink(net, node, phy, bridge, dcfg.payload_bytes)
+            if decoded and math.isnan(records.delivered_s[d]):
+                records.delivered_s[d] = env.now
+            confirmed = decoded
+            if decoded and dcfg.acked:
+                confirmed = yield from _send_downlink_ack(net, node, phy, bridge)
+            if confirmed:
+                records.fate[d] = DL_DELIVERED
+                break
+            if not dcfg.acked or tries > dcfg.retries:
+                delivered = not math.isnan(records.delivered_s[d])  # only its ACK was lost
+                records.fate[d] = DL_DELIVERED if delivered else DL_LOST
+                break
+
+
+def _next_window(net: Network, node: int, phy: ClassPhy, t: float) -> float:
+    if phy.link == "fsk":
+        assert net.fsk_sync is not None
+        return net.fsk_sync.next_window_s(node, t)
+    assert net.downlinks is not None
+    lora_link = phy.config.lora_link
+    return net.downlinks.lora_next_window_s(
+        node, t, lora_link.rx_windows, lora_link.rx_window_spacing_s
+    )
+
+
+def _send_downlink(
+    net: Network, node: int, phy: ClassPhy, bridge: int, payload_bytes: int
+) -> Generator[Any, Any, bool]:
+    """The bridge sends one downlink frame in the endpoint's window; did the endpoint decode it?"""
+    env, ledger, medium = net.env, net.ledger, net.medium
+    assert net.downlinks is not None
+    net.downlinks.used_windows[node] += 1
+    channel = int(net.downlinks.rng.integers(phy.channels))
+    airtime_s = phy.airtime_s(payload_bytes)
+    ledger.wake(node)
+    ledger.switch(node, RX, env.now)
+    medium.set_listening(phy.link, node, True)
+    ledger.switch(bridge, TX, env.now)
+    frame = medium.start(
+        bridge, phy.link, channel, phy.variant, phy.sensitivity_dbm, env.now, airtime_s, -1
+    )
+    net.downlink_frames += 1
+    yield env.timeout(airtime_s)
+    medium.end(frame)
+    ledger.switch(bridge, RX, env.now)
+    medium.set_listening(phy.link, node, False)
+    ledger.switch(node, SLEEP, env.now)
+    return frame.decoded_by(node)
+
+
+def _send_downlink_ack(
+    net: Network, node: int, phy: ClassPhy, bridge: int
+) -> Generator[Any, Any, bool]:
+    """The endpoint acknowledges a decoded downlink; did the bridge decode the ACK?"""
+    env, ledger, medium = net.env, net.ledger, net.medium
+    assert net.downlinks is not None
+    cfg = phy.config
+    channel = int(net.downlinks.rng.integers(phy.channels))
+    airtime_s = phy.airtime_s(cfg.ack_payload_bytes)
+    ledger.switch(node, TX, env.now)
+    ack = medium.start(
+        node, phy.link, channel, phy.variant, phy.sensitivity_dbm, env.now, airtime_s, -1
+    )
+    net.ack_frames += 1
+    yield env.timeout(airtime_s)
+    medium.end(ack)
+    ledger.switch(node, SLEEP, env.now)
+    return ack.decoded_by(bridge)
