@@ -1,0 +1,249 @@
+"""Bridge uplink limits: a per-bridge bandwidth cap with a FIFO queue, and per-account data
+allowances.
+
+Model:
+
+- ``BackhaulQueue``: each bridge's uplink to the network server is a FIFO queue served at a constant
+  ``rate_bps`` (a work-conserving constant-rate server). A copy arriving at ``t_s`` leaves the
+  bridge at ``D = max(t_s, busy_until) + size_bytes * 8 / rate_bps`` (Lindley's recursion, e.g.
+  Kleinrock, "Queueing Systems", vol. 1, 1975, ch. 8). The backlog of a bridge at ``t_s`` (bytes
+  still queued or in service, including the part of the copy in service not yet sent) is
+  ``max(busy_until - t_s, 0) * rate_bps / 8``; with a finite ``queue_limit_bytes`` a copy is
+  dropped when the backlog plus the copy would exceed the limit (tail drop).
+- ``DataAllowance``: bridges belong to accounts; each account may send ``allowance_bytes`` per
+  accounting period of ``period_s`` (period ``k = floor(t_s / period_s)``, the counter restarts at
+  zero at each period boundary). Copies that would take an account over its allowance are dropped;
+  the copies of one call are charged in the order given, so the allowance is never exceeded.
+- ``accounts``: groups bridges into accounts of ``bridges_per_account`` bridges.
+
+Source: Amazon Sidewalk documentation and FAQ: the maximum bandwidth of Sidewalk from a bridge to
+the Sidewalk server is 80 kbps; the total monthly Sidewalk data per account is capped at 500 MB; an
+account may own one or more bridges. ASSUMPTIONS (not published by Amazon): 80 kbps is taken as
+80,000 bit/s of payload (no protocol overhead on top of the bytes passed in) and 500 MB as
+500,000,000 bytes; the accounting period is a fixed 30-day month (calendar months vary, and the
+phase of the billing month is unknown, so period 0 starts at t = 0); the queue discipline is FIFO
+with tail drop; the number of bridges per account (default 1).
+
+Leaves out: other household traffic sharing the internet link; TCP or TLS dynamics, framing
+overhead and the link's own latency (the bandwidth is a constant-rate server; latency and outages
+are ``mesh.backhaul``'s); data sent by an account for anything other than forwarded copies; the
+order in which a caller applies the two limits (a copy refused by one is simply not passed to the
+other by the caller).
+
+Both classes expect the calls in nondecreasing time order and the bridges of one call to be
+distinct (a bridge decodes a frame once); each call is a handful of vectorised numpy operations.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+SIDEWALK_RATE_BPS = 80_000.0
+"""Maximum bridge-to-server bandwidth (Amazon Sidewalk FAQ: 80 kbps; ASSUMPTION: 1 k = 1000)."""
+SIDEWALK_ALLOWANCE_BYTES = 500_000_000
+"""Monthly Sidewalk data per account (Amazon Sidewalk FAQ: 500 MB; ASSUMPTION: 1 MB = 10**6 B)."""
+MONTH_S = 30 * 86_400.0
+"""Accounting period. ASSUMPTION: a fixed 30-day month (calendar months vary)."""
+_BACKLOG_SLACK_BYTES = 1e-6
+"""Rounding slack when comparing a backlog computed from times with the byte limit."""
+
+
+def _check_size(size_bytes: int) -> None:
+    if isinstance(size_bytes, bool) or not isinstance(size_bytes, int | np.integer):
+        raise ValueError(f"size_bytes must be an integer, got {size_bytes!r}")
+    if size_bytes <= 0:
+        raise ValueError(f"size_bytes must be positive, got {size_bytes}")
+
+
+class BackhaulQueue:
+    """Per-bridge FIFO uplink at a constant rate, with an optional per-bridge queue limit.
+
+    Tracked per node (index = node index; zero for nodes that never forward):
+
+    - ``busy_until_s``: time the bridge's uplink finishes sending everything admitted so far.
+    - ``bytes_forwarded``, ``copies_forwarded``: admitted copies and their bytes.
+    - ``copies_dropped``: copies refused because the queue limit would have been exceeded.
+    - ``queueing_delay_s``: total time admitted copies waited before their service started
+      (divide by ``copies_forwarded`` for the mean wait, a load metric).
+    """
+
+    def __init__(
+        self,
+        n_nodes: int,
+        rate_bps: float = SIDEWALK_RATE_BPS,
+        queue_limit_bytes: float = math.inf,
+    ) -> None:
+        if n_nodes < 0:
+            raise ValueError(f"n_nodes must be >= 0, got {n_nodes}")
+        if not (rate_bps > 0 and math.isfinite(rate_bps)):
+            raise ValueError(f"rate_bps must be positive and finite, got {rate_bps}")
+        if not queue_limit_bytes >= 0:
+            raise ValueError(
+                f"queue_limit_bytes must be >= 0 (math.inf: no limit), got {queue_limit_bytes}"
+            )
+        self.rate_bps = float(rate_bps)
+        self.queue_limit_bytes = float(queue_limit_bytes)
+        self.busy_until_s = np.zeros(n_nodes, dtype=np.float64)
+        self.bytes_forwarded = np.zeros(n_nodes, dtype=np.int64)
+        self.copies_forwarded = np.zeros(n_nodes, dtype=np.int64)
+        self.copies_dropped = np.zeros(n_nodes, dtype=np.int64)
+        self.queueing_delay_s = np.zeros(n_nodes, dtype=np.float64)
+        self._last_t_s = -math.inf
+
+    def service_s(self, size_bytes: int) -> float:
+        """Time to send ``size_bytes`` at the uplink rate."""
+        return size_bytes * 8 / self.rate_bps
+
+    def any_queued(self, bridges: np.ndarray, t_s: float) -> bool:
+        """Whether any of ``bridges`` is still sending at ``t_s``. When False, ``admit`` at
+        ``t_s`` gives every copy the departure ``t_s + service_s(size)`` with no wait, and drops
+        none unless the copy alone exceeds the queue limit."""
+        return bool(np.any(self.busy_until_s[bridges] > t_s))
+
+    def backlog_bytes(self, bridges: np.ndarray, t_s: float) -> np.ndarray:
+        """Bytes still queued or in service at each of ``bridges`` at ``t_s``."""
+        return np.maximum(self.busy_until_s[bridges] - t_s, 0.0) * (self.rate_bps / 8)
+
+    def admit(self, bridges: np.ndarray, t_s: float, size_bytes: int) -> np.ndarray:
+        """Queue one copy of ``size_bytes`` at each of the distinct ``bridges`` at ``t_s``.
+
+        Returns, per bridge, the time the copy has finished leaving the bridge, or NaN where the
+        copy was dropped by the queue limit.
+        """
+        _check_size(size_bytes)
+        if t_s < self._last_t_s:
+            raise ValueError(f"calls must be in nondecreasing time order: {t_s} < {self._last_t_s}")
+        self._last_t_s = t_s
+        start_s = np.maximum(self.busy_until_s[bridges], t_s)
+        wait_s = start_s - t_s
+        departure_s = start_s + self.service_s(size_bytes)
+        kept, kept_departure_s, kept_wait_s = bridges, departure_s, wait_s
+        if not math.isinf(self.queue_limit_bytes):
+            backlog_bytes = wait_s * (self.rate_bps / 8)
+            fits = backlog_bytes + size_bytes <= self.queue_limit_bytes + _BACKLOG_SLACK_BYTES
+            if not fits.all():
+                self.copies_dropped[bridges[~fits]] += 1
+                kept, kept_departure_s, kept_wait_s = bridges[fits], departure_s[fits], wait_s[fits]
+                departure_s[~fits] = np.nan
+        self.busy_until_s[kept] = kept_departure_s
+        self.bytes_forwarded[kept] += size_bytes
+        self.copies_forwarded[kept] += 1
+        self.queueing_delay_s[kept] += kept_wait_s
+        return departure_s
+
+
+class DataAllowance:
+    """Per-account data allowance per accounting period.
+
+    ``account_of_bridge`` maps node index -> account index (-1 for nodes that are not bridges).
+    Tracked:
+
+    - ``used_bytes``: dict period index -> bytes charged to each account in that period, shape
+      (n_accounts,); only periods in which ``charge`` was called appear. The current period's
+      array is updated in place.
+    - ``copies_charged``, ``copies_dropped``: per node, copies allowed (and charged) and copies
+      refused because the account's allowance would have been exceeded.
+    """
+
+    def __init__(
+        self,
+        account_of_bridge: np.ndarray,
+        allowance_bytes: float = SIDEWALK_ALLOWANCE_BYTES,
+        period_s: float = MONTH_S,
+    ) -> None:
+        account_of_bridge = np.asarray(account_of_bridge)
+        if account_of_bridge.ndim != 1 or not np.issubdtype(account_of_bridge.dtype, np.integer):
+            raise ValueError("account_of_bridge must be a 1-D integer array")
+        if account_of_bridge.size and account_of_bridge.min() < -1:
+            raise ValueError("account_of_bridge must hold account indices >= 0, or -1 (no bridge)")
+        if not allowance_bytes >= 0:
+            raise ValueError(
+                f"allowance_bytes must be >= 0 (math.inf: none), got {allowance_bytes}"
+            )
+        if not (period_s > 0 and math.isfinite(period_s)):
+            raise ValueError(f"period_s must be positive and finite, got {period_s}")
+        self.account_of_bridge = account_of_bridge.astype(np.int64)
+        self.n_accounts = int(self.account_of_bridge.max()) + 1 if account_of_bridge.size else 0
+        self.allowance_bytes = float(allowance_bytes)
+        self.period_s = float(period_s)
+        n_nodes = account_of_bridge.size
+        self.used_bytes: dict[int, np.ndarray] = {}
+        self.copies_charged = np.zeros(n_nodes, dtype=np.int64)
+        self.copies_dropped = np.zeros(n_nodes, dtype=np.int64)
+        self._last_t_s = -math.inf
+        self._period = -1
+        self._used = np.zeros(self.n_accounts, dtype=np.int64)
+
+    def period(self, t_s: float) -> int:
+        """Index of the accounting period holding ``t_s``."""
+        return math.floor(t_s / self.period_s)
+
+    def charge(self, bridges: np.ndarray, t_s: float, size_bytes: int) -> np.ndarray:
+        """Charge one copy of ``size_bytes`` from each of the distinct ``bridges`` at ``t_s``.
+
+        Copies are charged in the order of ``bridges``; a copy is allowed when its account's usage
+        in the current period plus the copy stays within the allowance. Returns the allowed mask.
+        """
+        _check_size(size_bytes)
+        if t_s < self._last_t_s:
+            raise ValueError(f"calls must be in nondecreasing time order: {t_s} < {self._last_t_s}")
+        self._last_t_s = t_s
+        k = self.period(t_s)
+        if k != self._period:
+            self._period = k
+            self._used = np.zeros(self.n_accounts, dtype=np.int64)
+            self.used_bytes[k] = self._used
+        acc = self.account_of_bridge[bridges]
+        if acc.size and acc.min() < 0:
+            raise ValueError("charge: some of the bridges have no account (not bridges)")
+        # rank of each copy among the earlier copies of the same account in this call
+        n = acc.size
+        order = np.argsort(acc, kind="stable")
+        sorted_acc = acc[order]
+        positions = np.arange(n)
+        starts = np.empty(n, dtype=bool)
+        starts[:1] = True
+        starts[1:] = sorted_acc[1:] != sorted_acc[:-1]
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = positions - np.maximum.accumulate(np.where(starts, positions, 0))
+        # equal sizes: the allowed copies of an account are a prefix of its copies
+        allowed = self._used[acc] + (rank + 1) * size_bytes <= self.allowance_bytes
+        np.add.at(self._used, acc[allowed], size_bytes)
+        self.copies_charged[bridges[allowed]] += 1
+        self.copies_dropped[bridges[~allowed]] += 1
+        return np.asarray(allowed)
+
+
+def accounts(
+    n_nodes: int,
+    bridges: np.ndarray,
+    bridges_per_account: int = 1,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """Account index of each node: the bridges, in a random order drawn from ``rng`` (in the
+    given order when ``rng`` is None), are grouped into accounts of ``bridges_per_account``
+    bridges, the last account possibly smaller. Non-bridges get -1. ``rng`` is drawn from (one
+    permutation) whatever ``bridges_per_account`` is, so the stream does not depend on it."""
+    if isinstance(n_nodes, bool) or not isinstance(n_nodes, int | np.integer) or n_nodes < 0:
+        raise ValueError(f"n_nodes must be an integer >= 0, got {n_nodes!r}")
+    if (
+        isinstance(bridges_per_account, bool)
+        or not isinstance(bridges_per_account, int | np.integer)
+        or bridges_per_account < 1
+    ):
+        raise ValueError(
+            f"bridges_per_account must be an integer >= 1, got {bridges_per_account!r}"
+        )
+    bridges = np.asarray(bridges)
+    if bridges.ndim != 1 or not (bridges.size == 0 or np.issubdtype(bridges.dtype, np.integer)):
+        raise ValueError("bridges must be a 1-D integer array of node indices")
+    if bridges.size and (bridges.min() < 0 or bridges.max() >= n_nodes):
+        raise ValueError(f"bridges must be node indices in [0, {n_nodes})")
+    if np.unique(bridges).size != bridges.size:
+        raise ValueError("bridges must be distinct")
+    ordered = rng.permutation(bridges) if rng is not None else bridges
+    account_of = np.full(n_nodes, -1, dtype=np.int64)
+    account_of[ordered.astype(np.int64)] = np.arange(ordered.size) // bridges_per_account
+    return account_of
