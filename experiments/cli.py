@@ -214,16 +214,27 @@ def format_summary(result: RunResult) -> str:
     drops = {k: v for k, v in pk["dropped"].items() if v}
     if drops:
         lines.append("  dropped: " + ", ".join(f"{k} {v}" for k, v in drops.items()))
+    dl = s["downlinks"]
+    if dl["generated"]:
+        lines.append(
+            f"  downlinks: {dl['generated']} sent, {dl['delivered']} delivered "
+            f"({_num(dl['delivery_ratio'], '.1%')}), latency mean "
+            f"{_num(dl['latency_s']['mean'], '.2f', unit=' s')}, p95 "
+            f"{_num(dl['latency_s']['p95'], '.2f', unit=' s')}"
+        )
     lines.append("")
     lines.append(
         f"  {'link':<6}{'endpoints':>10}{'PDR':>9}{'covered':>9}{'area':>8}{'p95 lat':>10}"
-        f"{'life':>9}"
+        f"{'DL ratio':>10}{'DL p95':>10}{'life':>9}"
     )
     for link, entry in s["by_link"].items():
+        down = entry["downlinks"]
         lines.append(
             f"  {link:<6}{entry['endpoints']:>10}{_num(entry['pdr'], '.1%'):>9}"
             f"{_num(entry['endpoint_coverage'], '.1%'):>9}{_num(entry['area_coverage'], '.0%'):>8}"
             f"{_num(entry['latency_s']['p95'], '.2f', unit=' s'):>10}"
+            f"{_num(down['delivery_ratio'], '.1%'):>10}"
+            f"{_num(down['latency_s']['p95'], '.2f', unit=' s'):>10}"
             f"{_num(entry['battery_life_days_median'], '.0f', unit=' d'):>9}"
         )
     return "\n".join(lines)

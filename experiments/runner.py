@@ -3,9 +3,9 @@
 ``run(spec) -> RunResult`` is a pure function of the spec (its seed included): the engine's raw
 records plus the summary. ``RunResult.write(out_dir)`` writes ``summary.json`` (metrics only, so it
 is byte-identical for the same spec and seed), ``run.json`` (versions, wall time, command, spec),
-``endpoints.csv`` and ``packets.csv``. Every file is written to a temporary name and renamed into
-place, and a new folder is assembled aside and renamed as a whole, so an interrupted write leaves
-no partial file behind.
+``endpoints.csv``, ``packets.csv`` and ``downlinks.csv``. Every file is written to a temporary
+name and renamed into place, and a new folder is assembled aside and renamed as a whole, so an
+interrupted write leaves no partial file behind.
 """
 
 from __future__ import annotations
@@ -29,8 +29,32 @@ import numpy as np
 
 from experiments.spec import Spec
 from experiments.summary import endpoint_table, summarize
+from mesh.downlink import DOWNLINK_FATES
 from mesh.records import FATE_NAMES
 from mesh.simulation import SimResult, simulate
+
+
+def downlinks_csv(sim: SimResult) -> str:
+    d = sim.downlinks
+    classes = sim.config.endpoint_classes
+    names = np.array([c.name for c in classes], dtype=object)
+    links = np.array([c.link for c in classes], dtype=object)
+    class_index = sim.class_of_node[d.endpoint]
+    empty = np.zeros(0, dtype=object)
+    columns = {
+        "downlink": np.arange(len(d)),
+        "endpoint": d.endpoint,
+        "class": names[class_index] if len(d) else empty,
+        "link": links[class_index] if len(d) else empty,
+        "generated_s": d.generated_s,
+        "delivered_s": d.delivered_s,
+        "latency_s": d.delivered_s - d.generated_s,
+        "fate": np.array(DOWNLINK_FATES, dtype=object)[d.fate] if len(d) else empty,
+        "transmissions": d.transmissions,
+        "bridge": d.bridge,
+    }
+    header = list(columns)
+    return _csv_text(header, zip(*(_fmt(np.asarray(columns[k])) for k in header), strict=True))
 
 
 @dataclass(frozen=True)
@@ -55,12 +79,13 @@ class RunResult:
         }
 
     def write(self, out_dir: str | Path) -> Path:
-        """Write the four result files into ``out_dir`` atomically; return the folder."""
+        """Write the five result files into ``out_dir`` atomically; return the folder."""
         files = {
             "summary.json": summary_json(self.summary),
             "run.json": json.dumps(self.run_info(), indent=2, sort_keys=True, default=str) + "\n",
             "endpoints.csv": endpoints_csv(self.sim),
             "packets.csv": packets_csv(self.sim),
+            "downlinks.csv": downlinks_csv(self.sim),
         }
         return write_folder(Path(out_dir), files)
 

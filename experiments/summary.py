@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from mesh.config import LINKS
+from mesh.downlink import DL_DELIVERED, DL_PENDING, DL_UNFINISHED, DOWNLINK_FATES
 from mesh.ledger import STATE_NAMES
 from mesh.records import DELIVERED, DROP_REASONS, FATE_NAMES, PENDING
 from mesh.simulation import SimResult
@@ -95,6 +96,26 @@ def _latency_stats(latency_s: np.ndarray) -> dict[str, float | None]:
     return {"mean": float(latency_s.mean()), "p50": p50, "p95": p95, "p99": p99}
 
 
+def _downlinks(sim: SimResult, endpoints: np.ndarray | None) -> dict[str, Any]:
+    """Downlink counts, delivery ratio (unfinished ones left out) and latency (sent by the
+    application -> decoded by the endpoint) of the downlinks to ``endpoints`` (None: all)."""
+    dl = sim.downlinks
+    mask = np.ones(len(dl), dtype=bool) if endpoints is None else np.isin(dl.endpoint, endpoints)
+    fate = dl.fate[mask]
+    delivered = fate == DL_DELIVERED
+    n_delivered = int(delivered.sum())
+    decided = int(np.sum(fate != DL_UNFINISHED))
+    latency = (dl.delivered_s[mask] - dl.generated_s[mask])[delivered]
+    return {
+        "generated": int(mask.sum()),
+        "delivered": n_delivered,
+        "delivery_ratio": n_delivered / decided if decided else None,
+        "fates": {name: int(np.sum(fate == k)) for k, name in enumerate(DOWNLINK_FATES)},
+        "transmissions": int(dl.transmissions[mask].sum()),
+        "latency_s": _latency_stats(latency),
+    }
+
+
 def _group(
     sim: SimResult, table: dict[str, np.ndarray], rows: np.ndarray, packets: np.ndarray
 ) -> dict[str, Any]:
@@ -117,6 +138,7 @@ def _group(
         "latency_s": _latency_stats(latency),
         "energy_per_endpoint_mean_j": float(energy.mean()) if energy.size else None,
         "battery_life_days_median": float(np.median(life)) if life.size else None,
+        "downlinks": _downlinks(sim, table["node"][rows]),
     }
 
 
@@ -125,6 +147,8 @@ def summarize(sim: SimResult) -> dict[str, Any]:
     records = sim.records
     if np.any(records.fate == PENDING):
         raise AssertionError("a packet was left without a fate")  # engine invariant
+    if np.any(sim.downlinks.fate == DL_PENDING):
+        raise AssertionError("a downlink was left without a fate")  # engine invariant
     table = endpoint_table(sim)
     all_rows = np.ones(table["node"].size, dtype=bool)
     all_packets = np.ones(len(records), dtype=bool)
@@ -188,6 +212,7 @@ def summarize(sim: SimResult) -> dict[str, Any]:
             "server_copies": int(records.copies.sum()),
             "ack_frames": sim.ack_frames,
         },
+        "downlinks": {**_downlinks(sim, None), "frames": sim.downlink_frames},
         "by_link": by_link,
         "by_class": by_class,
     }

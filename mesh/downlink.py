@@ -46,6 +46,7 @@ from mesh.ledger import RX, SLEEP, TX
 
 if TYPE_CHECKING:
     from mesh.links import ClassPhy
+    from mesh.medium import Transmission
     from mesh.simulation import Network
 
 #: Downlink fates.
@@ -106,15 +107,15 @@ class Downlinks:
     def __init__(self, env: simpy.Environment, n_nodes: int, rng: np.random.Generator) -> None:
         self._env = env
         self.rng = rng
-        self.route = [-1] * n_nodes
+        self.last_heard: dict[int, Transmission] = {}
         self._heard: dict[int, simpy.Event] = {}
         self.lora_last_end_s = [-math.inf] * n_nodes
         self.lora_ends_s: dict[int, list[float]] = {}
         self.used_windows = np.zeros(n_nodes, dtype=np.int64)
 
-    def heard(self, node: int, bridge: int) -> None:
-        """The network server got an uplink of ``node`` through ``bridge`` (the route)."""
-        self.route[node] = bridge
+    def heard(self, node: int, tx: Transmission) -> None:
+        """The network server got uplink ``tx`` of ``node``: routes follow its decoders."""
+        self.last_heard[node] = tx
         event = self._heard.pop(node, None)
         if event is not None:
             event.succeed()
@@ -188,8 +189,8 @@ def downlink_process(
                 records.fate[d] = DL_EXPIRED if deadline <= end_s else DL_UNFINISHED
                 break
             if bridge < 0:
-                route = dl.route[node]
-                if route < 0 or net.backhaul.down[route]:
+                route = net.downlink_route(node, dcfg.route)
+                if route < 0:
                     yield dl.next_uplink(node) | env.timeout(limit - env.now)
                     continue
                 yield env.timeout(net.backhaul.one_way_s(dl.rng))

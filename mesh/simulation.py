@@ -71,6 +71,7 @@ class SimResult:
     ack_frames: int
     downlinks: DownlinkRecords
     downlink_frames: int
+    fsk_sync: FskSync | None  # beacon sync of FSK endpoints (None: no FSK endpoints)
 
     @property
     def endpoint_ids(self) -> np.ndarray:
@@ -117,20 +118,26 @@ class Network:
 
     def uplink_heard(self, node: int, phy: ClassPhy, tx: Transmission, delivered: bool) -> None:
         """After an uplink frame of an endpoint that listens: restart its LoRa windows and, when
-        the network server got the frame, remember the downlink route."""
+        the network server got the frame, keep it as the endpoint's last heard uplink."""
         dl = self.downlinks
         assert dl is not None
         cfg = phy.config
         if phy.link == "lora" and cfg.lora_link.rx_windows:
             dl.lora_uplink(node, self.env.now)
         if delivered and cfg.downlink.enabled:
-            if cfg.downlink.route == "best_rssi":
-                bridge = self.best_decoder(tx)
-            else:
-                up = decoders(tx, self.is_bridge & ~self.backhaul.down)
-                bridge = int(up[dl.rng.integers(up.size)]) if up.size else -1
-            if bridge >= 0:
-                dl.heard(node, bridge)
+            dl.heard(node, tx)
+
+    def downlink_route(self, node: int, route: str) -> int:
+        """The bridge the network server sends ``node``'s downlink through, among those that
+        decoded its last heard uplink and have their backhaul up now (-1: none)."""
+        assert self.downlinks is not None
+        tx = self.downlinks.last_heard.get(node)
+        if tx is None:
+            return -1
+        if route == "best_rssi":
+            return self.best_decoder(tx)
+        up = decoders(tx, self.is_bridge & ~self.backhaul.down)
+        return int(up[self.downlinks.rng.integers(up.size)]) if up.size else -1
 
     def best_decoder(self, tx: Transmission) -> int:
         """The strongest decoding bridge whose backhaul is up (-1: none)."""
@@ -449,6 +456,7 @@ def simulate(
         ack_frames=net.ack_frames,
         downlinks=downlink_records,
         downlink_frames=net.downlink_frames,
+        fsk_sync=fsk_sync,
     )
 
 
