@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-#: FSK beacons drawn per block of the miss matrix (bounds its memory).
+#: Geometric gaps drawn per block of endpoints (bounds the memory of the miss sampler).
 BLOCK_CELLS = 4_000_000
 
 
@@ -62,6 +62,7 @@ class FskSync:
     loss_end_s: np.ndarray
     _starts: list[list[float]] = field(init=False, repr=False, compare=False)
     _ends: list[list[float]] = field(init=False, repr=False, compare=False)
+    _in_range: list[bool] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         bounds = self.loss_indptr.tolist()
@@ -70,12 +71,16 @@ class FskSync:
         n = len(bounds) - 1
         object.__setattr__(self, "_starts", [starts[bounds[i] : bounds[i + 1]] for i in range(n)])
         object.__setattr__(self, "_ends", [ends[bounds[i] : bounds[i + 1]] for i in range(n)])
+        object.__setattr__(self, "_in_range", self.in_range.tolist())
 
     def synced_from_s(self, node: int, t: float) -> float:
         """Earliest time >= ``t`` at which ``node`` is in sync (inf: never)."""
-        if not self.in_range[node]:
+        if not self._in_range[node]:
             return math.inf
-        starts, ends = self._starts[node], self._ends[node]
+        starts = self._starts[node]
+        if not starts or t < starts[0]:
+            return t
+        ends = self._ends[node]
         k = bisect.bisect_right(starts, t) - 1
         if k >= 0 and t < ends[k]:
             return ends[k]
@@ -174,24 +179,22 @@ def draw_sync(
     ends: list[np.ndarray] = []
     owners: list[np.ndarray] = []
     lossy = nodes[in_range[nodes] & (miss_probability[nodes] > 0)]
-    rows = max(1, BLOCK_CELLS // n_beacons)
-    for a in range(0, lossy.size, rows):
-        block = lossy[a : a + rows]
-        missed = rng.random((block.size, n_beacons)) < miss_probability[block, None]
-        owner, start, length = _runs(missed)
-        need = sync_loss_beacons[block][owner]
+    for p in np.unique(miss_probability[lossy]).tolist():
+        group = lossy[miss_probability[lossy] == p]
+        owner, start, length = _miss_runs(group.size, n_beacons, p, rng)
+        need = sync_loss_beacons[group][owner]
         keep = length >= need
         owner, start, length, need = owner[keep], start[keep], length[keep], need[keep]
         # sync is lost when the need-th missed beacon's listen ends; it is back when the first
         # beacon heard after the run has been received (a run at the end of the horizon: never)
         lost_index = start + need - 1
         back_index = start + length
-        listen_s = beacon_listen_s[block][owner]
+        listen_s = beacon_listen_s[group][owner]
         starts.append(lost_index * beacon_interval_s + listen_s)
         ends.append(
             np.where(back_index < n_beacons, back_index * beacon_interval_s + listen_s, math.inf)
         )
-        owners.append(block[owner])
+        owners.append(group[owner])
     if owners:
         owner_all = np.concatenate(owners)
         start_all = np.concatenate(starts)
@@ -219,8 +222,46 @@ def draw_sync(
     )
 
 
+def _miss_runs(
+    rows: int, n_beacons: int, p: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Runs of missed beacons of ``rows`` independent Bernoulli(``p``) sequences of length
+    ``n_beacons``: (row, first index, length) of each run, by row then index.
+
+    Only the misses are drawn: the gaps between them are geometric (a Bernoulli sequence's
+    successes are separated by Geometric(p) steps), in blocks of rows that bound the memory."""
+    mean = n_beacons * p
+    per_row = int(mean + 8 * math.sqrt(mean + 1) + 16)  # enough gaps to cover the row
+    block = max(1, BLOCK_CELLS // per_row)
+    out_row: list[np.ndarray] = []
+    out_start: list[np.ndarray] = []
+    out_length: list[np.ndarray] = []
+    for a in range(0, rows, block):
+        b = min(rows, a + block)
+        while True:
+            position = np.cumsum(rng.geometric(p, size=(b - a, per_row)), axis=1) - 1
+            if np.all(position[:, -1] >= n_beacons):
+                break
+            per_row *= 2  # (vanishingly rare) a row ran out of gaps: draw this block again
+        row, col = np.nonzero(position < n_beacons)
+        index = position[row, col]
+        # a run starts where the previous miss of the row is not the beacon just before
+        new_run = np.ones(index.size, dtype=bool)
+        new_run[1:] = (row[1:] != row[:-1]) | (index[1:] != index[:-1] + 1)
+        first = np.flatnonzero(new_run)
+        length = np.diff(np.append(first, index.size))
+        out_row.append(row[first] + a)
+        out_start.append(index[first])
+        out_length.append(length)
+    if not out_row:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    return np.concatenate(out_row), np.concatenate(out_start), np.concatenate(out_length)
+
+
 def _runs(missed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Runs of True in each row of a boolean matrix: (row, first column, length) of each."""
+    """Runs of True in each row of a boolean matrix: (row, first column, length) of each (the
+    reference the geometric sampler is tested against)."""
     rows, cols = missed.shape
     padded = np.zeros((rows, cols + 2), dtype=np.int8)
     padded[:, 1:-1] = missed

@@ -18,7 +18,7 @@ channel interference, per-channel frequency.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -47,13 +47,14 @@ class ClassPhy:
     sensitivity_dbm: float
     config: EndpointConfig
 
-    @property
-    def listens(self) -> bool:
-        """Whether the endpoint opens receive windows that follow its uplinks (downlinks enabled,
-        or LoRa receive windows after each uplink)."""
+    listens: bool = field(init=False)
+    """Whether the endpoint opens receive windows that follow its uplinks (downlinks enabled, or
+    LoRa receive windows after each uplink)."""
+
+    def __post_init__(self) -> None:
         cfg = self.config
         lora_windows = self.link == "lora" and cfg.lora_link.rx_windows > 0
-        return cfg.downlink.enabled or lora_windows
+        object.__setattr__(self, "listens", cfg.downlink.enabled or lora_windows)
 
     def airtime_s(self, payload_bytes: int) -> float:
         """On-air time of one frame carrying ``payload_bytes`` of application data."""

@@ -39,13 +39,18 @@ from mesh.links import (
 )
 from mesh.mac import endpoint_process
 from mesh.medium import CACHE_FLOATS, LinkMedium, Medium, ScanSchedule, Transmission
-from mesh.neighbours import build_table
+from mesh.neighbours import NeighbourTable, build_table
 from mesh.pathgain import PathGain
 from mesh.records import PacketRecords
 from mesh.server import NetworkServer
 from mesh.traffic import build_schedule
 from radios.energy import BATTERIES, NRF52840_MCU, RADIO_PROFILES
 from topologies.base import ROLE_BRIDGE, Topology
+
+#: FSK sync losses are drawn up to the end of traffic plus this margin (no run lasts longer: the
+#: last frames, retries and downlinks end within seconds to minutes of ``duration_s``); after it
+#: the endpoints are taken to stay in sync.
+SYNC_MARGIN_S = 3600.0
 
 
 class SimulationError(ValueError):
@@ -264,9 +269,15 @@ def _fsk_sync(
     class_of_node: np.ndarray,
     phys: list[ClassPhy],
     path_gain: PathGain,
+    uplink_table: NeighbourTable,
     rng: np.random.Generator,
 ) -> FskSync:
-    """Beacon reach and sync-loss draws of every FSK endpoint (``mesh.fsksync``)."""
+    """Beacon reach and sync-loss draws of every FSK endpoint (``mesh.fsksync``).
+
+    An endpoint hears a beacon when some bridge's FSK power plus the pair's gain reaches the
+    endpoint's sensitivity. The uplink table already holds ``P_endpoint + gain`` for the pairs
+    where that reached the endpoint's own sensitivity, so most endpoints are settled from it
+    (add ``P_bridge - P_endpoint``); only the others are searched with a table of their own."""
     classes = config.endpoint_classes
     bridge = config.bridge
     n = class_of_node.size
@@ -293,6 +304,15 @@ def _fsk_sync(
     beaconing = np.flatnonzero(is_bridge) if "fsk" in bridge.links else np.zeros(0, np.int64)
     endpoints = np.flatnonzero(fsk_endpoint)
     if beaconing.size and endpoints.size:
+        power_e = np.zeros(n)
+        for index, cls in enumerate(classes):
+            power_e[class_of_node == index] = cls.tx_power_dbm
+        owner = np.repeat(np.arange(n), np.diff(uplink_table.indptr))
+        beacon_dbm = uplink_table.rssi_dbm + (bridge.fsk_tx_power_dbm - power_e[owner])
+        heard = is_bridge[uplink_table.index] & (beacon_dbm >= sensitivity[owner])
+        in_range[owner[heard]] = True
+        endpoints = endpoints[~in_range[endpoints]]
+    if beaconing.size and endpoints.size:
         power = np.full(n, -np.inf)
         power[beaconing] = bridge.fsk_tx_power_dbm
         threshold = np.full(n, float(sensitivity[endpoints].min()))
@@ -310,7 +330,7 @@ def _fsk_sync(
         beacon_interval_s=bridge.fsk_beacon_interval_s,
         beacon_listen_s=arrays["listen"],
         slot_s=bridge.fsk_slot_s,
-        horizon_s=2 * config.scenario.duration_s + 3600.0,
+        horizon_s=config.scenario.duration_s + SYNC_MARGIN_S,
         rng=rng,
     )
 
@@ -368,7 +388,15 @@ def simulate(
     initial = np.where(is_bridge, RX, SLEEP)
     ledger = StateLedger(initial)
     fsk_sync = (
-        _fsk_sync(config, is_bridge, class_of_node, phys, path_gain, ctx.rng("fsk_sync"))
+        _fsk_sync(
+            config,
+            is_bridge,
+            class_of_node,
+            phys,
+            path_gain,
+            link_media["fsk"].table,
+            ctx.rng("fsk_sync"),
+        )
         if "fsk" in links
         else None
     )

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from mesh.fsksync import FskSync, _runs, draw_sync
+from mesh.fsksync import FskSync, _miss_runs, _runs, draw_sync
 
 LISTEN_S = 0.01
 
@@ -110,3 +110,19 @@ def test_drawn_losses_follow_the_rule() -> None:
     offsets = sync.window_offset_s / 0.063
     np.testing.assert_allclose(offsets, np.round(offsets), atol=1e-9)
     assert np.all(sync.window_offset_s < 3.15)
+
+
+def test_geometric_miss_sampler_matches_bernoulli_statistics() -> None:
+    """The sampler draws only the misses; its runs must have the statistics of a Bernoulli(p)
+    sequence: p * n misses per row, runs of mean length 1 / (1 - p), all inside the row."""
+    rows, n, p = 400, 3000, 0.2
+    row, start, length = _miss_runs(rows, n, p, np.random.default_rng(9))
+    assert np.all((start >= 0) & (start + length <= n))
+    misses = rows * n * p
+    assert length.sum() == pytest.approx(misses, rel=4 / math.sqrt(misses))
+    assert length.mean() == pytest.approx(1 / (1 - p), rel=0.02)
+    # runs of one row are separated by at least one heard beacon
+    same = row[1:] == row[:-1]
+    assert np.all(start[1:][same] > (start + length)[:-1][same])
+    reference = _runs(np.random.default_rng(9).random((rows, n)) < p)
+    assert reference[2].mean() == pytest.approx(length.mean(), rel=0.03)
