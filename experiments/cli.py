@@ -222,6 +222,23 @@ def format_summary(result: RunResult) -> str:
             f"{_num(dl['latency_s']['mean'], '.2f', unit=' s')}, p95 "
             f"{_num(dl['latency_s']['p95'], '.2f', unit=' s')}"
         )
+    br = s["bridges"]
+    lines.append(
+        f"  bridge load: mean {_num(br['load_bps_mean'], '.1f', unit=' b/s')}, max "
+        f"{_num(br['load_bps_max'], '.1f', unit=' b/s')} of "
+        f"{_num(br['rate_cap_bps'], '.0f', 1e-3, ' kb/s')}; queueing mean "
+        f"{_num(br['queueing_delay_mean_s'], '.2f', 1e3, ' ms')}; dropped by queue "
+        f"{br['dropped_queue']}, by allowance {br['dropped_allowance']}"
+    )
+    pv = s["privacy"]
+    if pv is not None:
+        rotation = pv["rotation_period_s"]
+        lines.append(
+            f"  privacy: IDs rotate {_num(rotation, '.0f', unit=' s') if rotation else 'never'}; "
+            f"a bridge owner links an endpoint's frames for "
+            f"{_num(pv['mean_linkable_s'], '.0f', unit=' s')} on average "
+            f"(longest {_num(pv['max_linkable_s'], '.0f', unit=' s')})"
+        )
     lines.append("")
     lines.append(
         f"  {'link':<6}{'endpoints':>10}{'PDR':>9}{'covered':>9}{'area':>8}{'p95 lat':>10}"

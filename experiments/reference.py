@@ -17,6 +17,7 @@ from mesh.config import (
     EndpointConfig,
     MediumConfig,
     MetricsConfig,
+    PrivacyConfig,
     PropagationExtras,
     ScenarioConfig,
 )
@@ -127,6 +128,7 @@ def sections() -> list[tuple[str, str, list[KeyDoc]]]:
     )
     out.append(("[endpoint] and [[endpoint_class]]", endpoint_note, describe(EndpointConfig)))
     out.append(("[bridge]", "", describe(BridgeConfig)))
+    out.append(("[privacy]", "", describe(PrivacyConfig)))
     out.append(("[metrics]", "", describe(MetricsConfig)))
     return out
 

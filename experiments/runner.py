@@ -3,9 +3,9 @@
 ``run(spec) -> RunResult`` is a pure function of the spec (its seed included): the engine's raw
 records plus the summary. ``RunResult.write(out_dir)`` writes ``summary.json`` (metrics only, so it
 is byte-identical for the same spec and seed), ``run.json`` (versions, wall time, command, spec),
-``endpoints.csv``, ``packets.csv`` and ``downlinks.csv``. Every file is written to a temporary
-name and renamed into place, and a new folder is assembled aside and renamed as a whole, so an
-interrupted write leaves no partial file behind.
+``endpoints.csv``, ``packets.csv``, ``downlinks.csv`` and ``bridges.csv``. Every file is written to
+a temporary name and renamed into place, and a new folder is assembled aside and renamed as a
+whole, so an interrupted write leaves no partial file behind.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from experiments.spec import Spec
-from experiments.summary import endpoint_table, summarize
+from experiments.summary import bridge_table, endpoint_table, summarize
 from mesh.downlink import DOWNLINK_FATES
 from mesh.records import FATE_NAMES
 from mesh.simulation import SimResult, simulate
@@ -79,13 +79,14 @@ class RunResult:
         }
 
     def write(self, out_dir: str | Path) -> Path:
-        """Write the five result files into ``out_dir`` atomically; return the folder."""
+        """Write the six result files into ``out_dir`` atomically; return the folder."""
         files = {
             "summary.json": summary_json(self.summary),
             "run.json": json.dumps(self.run_info(), indent=2, sort_keys=True, default=str) + "\n",
             "endpoints.csv": endpoints_csv(self.sim),
             "packets.csv": packets_csv(self.sim),
             "downlinks.csv": downlinks_csv(self.sim),
+            "bridges.csv": table_csv(bridge_table(self.sim)),
         }
         return write_folder(Path(out_dir), files)
 
@@ -134,7 +135,10 @@ def _fmt(column: np.ndarray) -> list[str]:
 
 
 def endpoints_csv(sim: SimResult) -> str:
-    table = endpoint_table(sim)
+    return table_csv(endpoint_table(sim))
+
+
+def table_csv(table: Mapping[str, np.ndarray]) -> str:
     header = list(table)
     return _csv_text(header, zip(*(_fmt(np.asarray(table[k])) for k in header), strict=True))
 

@@ -30,6 +30,7 @@ from mesh.config import (
     EndpointConfig,
     MediumConfig,
     MetricsConfig,
+    PrivacyConfig,
     PropagationExtras,
     ScenarioConfig,
     SimConfig,
@@ -46,6 +47,7 @@ SECTIONS: tuple[str, ...] = (
     "endpoint",
     "endpoint_class",
     "bridge",
+    "privacy",
     "metrics",
 )
 DEFAULT_SPEC = "default.toml"
@@ -396,6 +398,7 @@ def build_config(data: Mapping[str, Any], source: str, base_dir: Path) -> SimCon
             f"the shares of the classes must sum to 1, got {total:g} ({shares})",
         )
     bridge = build_dataclass(BridgeConfig, _table(data, "bridge", source), source, "[bridge]")
+    privacy = build_dataclass(PrivacyConfig, _table(data, "privacy", source), source, "[privacy]")
     metrics = build_dataclass(MetricsConfig, _table(data, "metrics", source), source, "[metrics]")
     try:
         return SimConfig(
@@ -406,6 +409,7 @@ def build_config(data: Mapping[str, Any], source: str, base_dir: Path) -> SimCon
             medium=medium,
             endpoint_classes=tuple(classes),
             bridge=bridge,
+            privacy=privacy,
             metrics=metrics,
         )
     except ConfigError as err:

@@ -116,6 +116,73 @@ def _downlinks(sim: SimResult, endpoints: np.ndarray | None) -> dict[str, Any]:
     }
 
 
+def bridge_table(sim: SimResult) -> dict[str, np.ndarray]:
+    """Per-bridge columns: position, account, forwarded copies and bytes, mean queueing delay,
+    copies dropped by the queue limit and by the allowance, downlink bytes, mean load."""
+    load = sim.bridge_load
+    nodes = sim.topology.bridge_ids
+    copies = load.copies_forwarded[nodes]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        delay = np.where(copies > 0, load.queueing_delay_s[nodes] / np.maximum(copies, 1), np.nan)
+    return {
+        "node": nodes,
+        "x_m": sim.topology.positions_m[nodes, 0],
+        "y_m": sim.topology.positions_m[nodes, 1],
+        "account": sim.account_of_node[nodes],
+        "copies_forwarded": copies,
+        "bytes_forwarded": load.bytes_forwarded[nodes],
+        "load_bps": load.bytes_forwarded[nodes] * 8 / sim.horizon_s,
+        "queueing_delay_mean_s": delay,
+        "dropped_queue": load.dropped_queue[nodes],
+        "dropped_allowance": load.dropped_allowance[nodes],
+        "downlink_bytes": load.downlink_bytes[nodes],
+    }
+
+
+def _bridges(sim: SimResult) -> dict[str, Any]:
+    table = bridge_table(sim)
+    cfg = sim.config.bridge
+    load = table["load_bps"]
+    allowance = sim.bridge_load.allowance
+    peak_use = None
+    if allowance is not None and allowance.used_bytes:
+        peak = max(int(used.max(initial=0)) for used in allowance.used_bytes.values())
+        peak_use = peak / allowance.allowance_bytes
+    copies = table["copies_forwarded"]
+    waited = float(sim.bridge_load.queueing_delay_s.sum())
+    return {
+        "count": int(table["node"].size),
+        "rate_cap_bps": cfg.backhaul_rate_bps or None,
+        "load_bps_mean": float(load.mean()) if load.size else None,
+        "load_bps_max": float(load.max()) if load.size else None,
+        "copies_forwarded": int(copies.sum()),
+        "bytes_forwarded": int(table["bytes_forwarded"].sum()),
+        "queueing_delay_mean_s": waited / int(copies.sum()) if copies.sum() else None,
+        "dropped_queue": int(table["dropped_queue"].sum()),
+        "dropped_allowance": int(table["dropped_allowance"].sum()),
+        "accounts": int(sim.account_of_node.max(initial=-1) + 1),
+        "allowance_peak_use": peak_use,
+    }
+
+
+def _privacy(sim: SimResult, endpoints: np.ndarray | None) -> dict[str, Any] | None:
+    """Linkability by bridge owners: mean (over observed endpoints) of each endpoint's mean
+    linkable interval, and the longest interval seen."""
+    result = sim.linkability
+    if result is None:
+        return None
+    rows = sim.endpoint_ids if endpoints is None else endpoints
+    observed = result.groups[rows] > 0
+    longest = result.max_linkable_s[rows][observed]
+    mean = result.mean_linkable_s[rows][observed]
+    return {
+        "endpoints_observed": int(observed.sum()),
+        "mean_linkable_s": float(mean.mean()) if mean.size else None,
+        "max_linkable_s": float(longest.max()) if longest.size else None,
+        "observations": int(result.observations[rows].sum()),
+    }
+
+
 def _group(
     sim: SimResult, table: dict[str, np.ndarray], rows: np.ndarray, packets: np.ndarray
 ) -> dict[str, Any]:
@@ -139,6 +206,7 @@ def _group(
         "energy_per_endpoint_mean_j": float(energy.mean()) if energy.size else None,
         "battery_life_days_median": float(np.median(life)) if life.size else None,
         "downlinks": _downlinks(sim, table["node"][rows]),
+        "privacy": _privacy(sim, table["node"][rows]),
     }
 
 
@@ -213,6 +281,16 @@ def summarize(sim: SimResult) -> dict[str, Any]:
             "ack_frames": sim.ack_frames,
         },
         "downlinks": {**_downlinks(sim, None), "frames": sim.downlink_frames},
+        "bridges": _bridges(sim),
+        "privacy": (
+            None
+            if sim.linkability is None
+            else {
+                "rotation_period_s": sim.config.privacy.rotation_period_s or None,
+                "encryption_overhead_bytes": sim.config.privacy.encryption_overhead_bytes,
+                **(_privacy(sim, None) or {}),
+            }
+        ),
         "by_link": by_link,
         "by_class": by_class,
     }

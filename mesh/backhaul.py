@@ -15,7 +15,9 @@ Source: alternating renewal availability A = MTBF / (MTBF + MTTR) (e.g. Trivedi,
 Statistics with Reliability, Queuing and Computer Science Applications", ch. 8). The latency and
 outage figures are ASSUMPTIONS: Amazon publishes none for Sidewalk bridges.
 
-Leaves out: bandwidth caps and data allowances (a later issue), correlated outages.
+Bandwidth caps and data allowances are ``mesh.bridgelimits``'.
+
+Leaves out: correlated outages.
 """
 
 from __future__ import annotations
@@ -92,16 +94,26 @@ class Backhaul:
             return 0.0
         return math.exp(self._mu + self._sigma * float(rng.standard_normal()))
 
+    def latencies_s(self, k: int) -> np.ndarray:
+        """``k`` independent copy latencies, drawn from the backhaul stream."""
+        if self._mu is None:
+            return np.zeros(k)
+        return np.exp(self._mu + self._sigma * self._rng.standard_normal(k))
+
     def first_arrival_s(
         self, sent_s: np.ndarray, copies: np.ndarray, uniform: np.ndarray
     ) -> np.ndarray:
-        """Arrival time of the first of ``copies`` copies sent at ``sent_s`` (vectorised)."""
+        """Arrival time of the first of ``copies`` copies sent at ``sent_s`` (vectorised). A NaN
+        ``uniform`` marks an arrival already drawn: ``sent_s`` is returned as it is."""
+        exact = np.isnan(uniform)
         if self._mu is None:
             return sent_s.copy()
         if self._sigma == 0.0:
-            return sent_s + math.exp(self._mu)
-        z_min = ndtri(-np.expm1(np.log1p(-uniform) / copies))
-        return np.asarray(sent_s + np.exp(self._mu + self._sigma * z_min), dtype=np.float64)
+            return np.where(exact, sent_s, sent_s + math.exp(self._mu))
+        u = np.where(exact, 0.5, uniform)
+        z_min = ndtri(-np.expm1(np.log1p(-u) / copies))
+        arrival = sent_s + np.exp(self._mu + self._sigma * z_min)
+        return np.asarray(np.where(exact, sent_s, arrival), dtype=np.float64)
 
 
 def _draw_outages(

@@ -215,6 +215,18 @@ class DataAllowance:
         self.copies_dropped[bridges[~allowed]] += 1
         return np.asarray(allowed)
 
+    def book(self, bridges: np.ndarray, t_s: float, sizes: np.ndarray) -> None:
+        """Charge copies that are known to fit (the caller proved no account can exceed its
+        allowance), all in the period of ``t_s``: one vectorised step for many frames."""
+        k = self.period(t_s)
+        if k != self._period:
+            self._period = k
+            self._used = np.zeros(self.n_accounts, dtype=np.int64)
+            self.used_bytes[k] = self._used
+        self._last_t_s = max(self._last_t_s, t_s)
+        np.add.at(self._used, self.account_of_bridge[bridges], sizes)
+        np.add.at(self.copies_charged, bridges, 1)
+
 
 def accounts(
     n_nodes: int,
@@ -247,3 +259,160 @@ def accounts(
     account_of = np.full(n_nodes, -1, dtype=np.int64)
     account_of[ordered.astype(np.int64)] = np.arange(ordered.size) // bridges_per_account
     return account_of
+
+
+#: Fast-path frames held before their copies are booked into the per-bridge arrays.
+FLUSH_FRAMES = 65_536
+
+
+class BridgeLimits:
+    """Both limits applied to the copies of each forwarded frame, as the engine calls them.
+
+    Exact, and cheap in the common case: when none of the frame's bridges is still sending and no
+    account can reach its allowance (the largest account usage at the last booking plus every
+    byte sent since stays within it), every copy leaves at ``t + service`` and none is dropped,
+    so the frame only marks its bridges busy and is remembered (its decoder array, a view) to be
+    counted later in one vectorised step. Otherwise pending frames are booked and the frame goes
+    through :class:`BackhaulQueue` and :class:`DataAllowance` copy by copy.
+
+    Load per node: ``copies_forwarded``, ``bytes_forwarded``, ``queueing_delay_s`` (total),
+    ``dropped_queue``, ``dropped_allowance``. Call :meth:`flush` before reading them.
+    """
+
+    def __init__(
+        self,
+        n_nodes: int,
+        account_of_bridge: np.ndarray,
+        rate_bps: float,
+        queue_limit_bytes: float,
+        allowance_bytes: float,
+        period_s: float,
+    ) -> None:
+        self.queue = BackhaulQueue(n_nodes, rate_bps, queue_limit_bytes) if rate_bps else None
+        self.allowance = (
+            DataAllowance(account_of_bridge, allowance_bytes, period_s) if allowance_bytes else None
+        )
+        self.account_of_bridge = account_of_bridge
+        self.copies_forwarded = np.zeros(n_nodes, dtype=np.int64)
+        self.bytes_forwarded = np.zeros(n_nodes, dtype=np.int64)
+        self.queueing_delay_s = np.zeros(n_nodes)
+        self.dropped_queue = np.zeros(n_nodes, dtype=np.int64)
+        self.dropped_allowance = np.zeros(n_nodes, dtype=np.int64)
+        self.downlink_bytes = np.zeros(n_nodes, dtype=np.int64)
+        self._queue_limit = queue_limit_bytes if rate_bps else math.inf
+        self._allowance = allowance_bytes if allowance_bytes else math.inf
+        self._busy_max_s = -math.inf
+        self._max_used = 0
+        self._period = 0
+        self._pending: list[np.ndarray] = []
+        self._pending_t: list[float] = []
+        self._pending_size: list[int] = []
+        self._pending_bytes = 0
+        self._pending_downlinks: list[tuple[int, int]] = []
+        self._pending_downlink_t_s = 0.0
+
+    def service_s(self, size_bytes: int) -> float:
+        return self.queue.service_s(size_bytes) if self.queue is not None else 0.0
+
+    def forward(self, bridges: np.ndarray, t_s: float, size_bytes: int) -> np.ndarray | None:
+        """Copies of one frame at ``t_s`` from the distinct ``bridges``: None when every copy is
+        kept and leaves at ``t_s + service_s(size)``, else the departure per bridge (NaN:
+        dropped by the queue limit or the allowance)."""
+        if self.allowance is not None:
+            period = self.allowance.period(t_s)
+            if period != self._period:
+                self.flush()
+                self._period = period
+                self._max_used = 0
+        k = int(bridges.size)
+        queue = self.queue
+        if (
+            size_bytes <= self._queue_limit
+            and self._max_used + self._pending_bytes + size_bytes * k <= self._allowance
+            and (
+                queue is None
+                or t_s >= self._busy_max_s
+                or not bool(np.any(queue.busy_until_s[bridges] > t_s))
+            )
+        ):
+            self._pending.append(bridges)
+            self._pending_t.append(t_s)
+            self._pending_size.append(size_bytes)
+            self._pending_bytes += size_bytes * k
+            if queue is not None:
+                end_s = t_s + queue.service_s(size_bytes)
+                queue.busy_until_s[bridges] = end_s
+                queue._last_t_s = t_s
+                if end_s > self._busy_max_s:
+                    self._busy_max_s = end_s
+            if len(self._pending) >= FLUSH_FRAMES:
+                self.flush()
+            return None
+        self.flush()
+        departure = np.full(k, t_s + self.service_s(size_bytes))
+        kept = np.ones(k, dtype=bool)
+        if self.allowance is not None:
+            kept = self.allowance.charge(bridges, t_s, size_bytes)
+            self.dropped_allowance[bridges[~kept]] += 1
+            self._max_used = int(self.allowance._used.max(initial=0))
+        if self.queue is not None and kept.any():
+            admitted = self.queue.admit(bridges[kept], t_s, size_bytes)
+            departure[kept] = admitted
+            queued = np.isnan(admitted)
+            self.dropped_queue[bridges[kept][queued]] += 1
+            if not queued.all():
+                self._busy_max_s = max(self._busy_max_s, float(np.nanmax(admitted)))
+            if queued.any():
+                kept[np.flatnonzero(kept)[queued]] = False
+        departure[~kept] = np.nan
+        sent = bridges[kept]
+        self.copies_forwarded[sent] += 1
+        self.bytes_forwarded[sent] += size_bytes
+        self.queueing_delay_s[sent] += departure[kept] - t_s - self.service_s(size_bytes)
+        return departure
+
+    def charge_downlink(self, bridge: int, t_s: float, size_bytes: int) -> bool:
+        """A downlink of ``size_bytes`` reaches ``bridge`` from the server: charge the account
+        (downlinks count against the allowance); False when that would exceed it."""
+        self.downlink_bytes[bridge] += size_bytes
+        if self.allowance is None:
+            return True
+        self.forward_period(t_s)
+        if self._max_used + self._pending_bytes + size_bytes <= self._allowance:
+            self._pending_downlinks.append((bridge, size_bytes))
+            self._pending_downlink_t_s = t_s
+            self._pending_bytes += size_bytes
+            return True
+        self.flush()
+        ok = bool(self.allowance.charge(np.array([bridge]), t_s, size_bytes)[0])
+        self._max_used = int(self.allowance._used.max(initial=0))
+        if not ok:
+            self.downlink_bytes[bridge] -= size_bytes
+        return ok
+
+    def forward_period(self, t_s: float) -> None:
+        if self.allowance is not None and self.allowance.period(t_s) != self._period:
+            self.flush()
+            self._period = self.allowance.period(t_s)
+            self._max_used = 0
+
+    def flush(self) -> None:
+        """Book the pending fast-path frames into the per-bridge arrays (and the helpers')."""
+        if self.allowance is not None and self._pending_downlinks:
+            down = np.array(self._pending_downlinks, dtype=np.int64)
+            self.allowance.book(down[:, 0], self._pending_downlink_t_s, down[:, 1])
+            self._pending_downlinks.clear()
+        if self._pending:
+            lengths = np.array([b.size for b in self._pending])
+            bridges = np.concatenate(self._pending)
+            sizes = np.repeat(np.array(self._pending_size, dtype=np.int64), lengths)
+            np.add.at(self.copies_forwarded, bridges, 1)
+            np.add.at(self.bytes_forwarded, bridges, sizes)
+            if self.allowance is not None:
+                self.allowance.book(bridges, self._pending_t[-1], sizes)
+            self._pending.clear()
+            self._pending_t.clear()
+            self._pending_size.clear()
+        if self.allowance is not None:
+            self._max_used = int(self.allowance._used.max(initial=0))
+        self._pending_bytes = 0

@@ -481,6 +481,43 @@ class BridgeConfig:
     fsk_beacon_bytes: int = field(
         default=16, metadata=doc("FSK beacon payload on air (ASSUMPTION)", "B")
     )
+    backhaul_rate_bps: float = field(
+        default=80_000.0,
+        metadata=doc(
+            "bandwidth of each bridge's Sidewalk uplink to the server, a FIFO queue "
+            "(Sidewalk FAQ: 80 kbps); 0 = unlimited",
+            "bit/s",
+        ),
+    )
+    backhaul_queue_bytes: float = field(
+        default=0.0,
+        metadata=doc(
+            "bytes a bridge may hold queued; more are dropped (ASSUMPTION); 0 = no limit", "B"
+        ),
+    )
+    backhaul_overhead_bytes: int = field(
+        default=24,
+        metadata=doc(
+            "bytes a bridge adds to each forwarded frame (metadata: gateway, RSSI, time; "
+            "ASSUMPTION)",
+            "B",
+        ),
+    )
+    monthly_allowance_bytes: float = field(
+        default=500e6,
+        metadata=doc(
+            "Sidewalk data per account per month, uplink and downlink (Sidewalk FAQ: 500 MB); "
+            "copies over it are dropped; 0 = unlimited",
+            "B",
+        ),
+    )
+    allowance_period_s: float = field(
+        default=30 * 86_400.0,
+        metadata=doc("accounting period of the allowance (ASSUMPTION: a 30-day month)", "s"),
+    )
+    bridges_per_account: int = field(
+        default=1, metadata=doc("bridges owned by one account, sharing its allowance")
+    )
     backhaul_availability: float = field(
         default=1.0,
         metadata=doc("long-run share of time the internet link is up; 1 = never down"),
@@ -514,6 +551,28 @@ class BridgeConfig:
             value = getattr(self, key)
             _require(math.isfinite(value) and value > 0, key, f"must be > 0, got {value}")
         _require(0 <= self.fsk_beacon_bytes <= 255, "fsk_beacon_bytes", "must be in 0..255")
+        for key in ("backhaul_rate_bps", "backhaul_queue_bytes", "monthly_allowance_bytes"):
+            value = getattr(self, key)
+            _require(
+                math.isfinite(value) and value >= 0,
+                key,
+                f"must be >= 0 (0: unlimited), got {value}",
+            )
+        _require(
+            0 <= self.backhaul_overhead_bytes <= 65535,
+            "backhaul_overhead_bytes",
+            "must be in 0..65535",
+        )
+        _require(
+            math.isfinite(self.allowance_period_s) and self.allowance_period_s > 0,
+            "allowance_period_s",
+            f"must be > 0, got {self.allowance_period_s}",
+        )
+        _require(
+            1 <= self.bridges_per_account <= 1_000_000,
+            "bridges_per_account",
+            f"must be >= 1, got {self.bridges_per_account}",
+        )
         for key in ("ble_tx_power_dbm", "fsk_tx_power_dbm", "lora_tx_power_dbm"):
             _require(-30 <= getattr(self, key) <= 30, key, "must be in -30..30")
 
@@ -538,6 +597,47 @@ class PropagationExtras:
 
     def __post_init__(self) -> None:
         _require(0 <= self.wall_loss_db <= 60, "wall_loss_db", "must be in 0..60")
+
+
+@dataclass(frozen=True)
+class PrivacyConfig:
+    """Sidewalk's privacy model: rotating transmission IDs and layered encryption."""
+
+    rotation_period_s: float = field(
+        default=900.0,
+        metadata=doc(
+            "transmission IDs rotate this often (Sidewalk privacy whitepaper: every 15 minutes); "
+            "0 turns rotation off",
+            "s",
+        ),
+    )
+    encryption_overhead_bytes: int = field(
+        default=0,
+        metadata=doc(
+            "bytes the three encryption layers add to every frame on air (ASSUMPTION: Amazon "
+            "publishes no sizes; 0 keeps airtimes equal to the PHY's closed forms)",
+            "B",
+        ),
+    )
+    observe: bool = field(
+        default=True,
+        metadata=doc(
+            "record which bridge heard which endpoint when, for the linkability metric (one "
+            "entry per decoded copy: turn off for very large runs)"
+        ),
+    )
+
+    def __post_init__(self) -> None:
+        _require(
+            math.isfinite(self.rotation_period_s) and self.rotation_period_s >= 0,
+            "rotation_period_s",
+            f"must be >= 0 (0: no rotation), got {self.rotation_period_s}",
+        )
+        _require(
+            0 <= self.encryption_overhead_bytes <= 64,
+            "encryption_overhead_bytes",
+            f"must be in 0..64, got {self.encryption_overhead_bytes}",
+        )
 
 
 @dataclass(frozen=True)
@@ -586,6 +686,7 @@ class SimConfig:
     medium: MediumConfig = field(default_factory=MediumConfig)
     endpoint_classes: tuple[EndpointConfig, ...] = (EndpointConfig(),)
     bridge: BridgeConfig = field(default_factory=BridgeConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
     def __post_init__(self) -> None:
@@ -608,6 +709,14 @@ class SimConfig:
                 f"class {c.name}: fsk_link.rx_window_interval_s = "
                 f"{c.fsk_link.rx_window_interval_s:g} s is not a whole number of slots "
                 f"(bridge.fsk_slot_s = {slot_s:g} s)",
+            )
+        overhead = self.privacy.encryption_overhead_bytes
+        for c in self.endpoint_classes:
+            _require(
+                overhead < c.mtu_bytes,
+                "privacy.encryption_overhead_bytes",
+                f"{overhead} B leaves no room for data in the {c.mtu_bytes} B {c.link} MTU "
+                f"of class {c.name}",
             )
         total = sum(c.share for c in self.endpoint_classes)
         _require(

@@ -31,6 +31,7 @@ STREAM_NAMES: tuple[str, ...] = (
     "scanner",
     "fsk_sync",
     "downlink",
+    "accounts",
 )
 
 

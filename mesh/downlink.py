@@ -193,6 +193,12 @@ def downlink_process(
                 if route < 0:
                     yield dl.next_uplink(node) | env.timeout(limit - env.now)
                     continue
+                limits = net.limits
+                if limits is not None and not limits.charge_downlink(
+                    route, env.now, dcfg.payload_bytes + net.backhaul_overhead_bytes
+                ):  # the owner's allowance is used up: wait for an uplink through another bridge
+                    yield dl.next_uplink(node) | env.timeout(limit - env.now)
+                    continue
                 yield env.timeout(net.backhaul.one_way_s(dl.rng))
                 bridge = route
                 continue

@@ -5,19 +5,28 @@ as one module plus one entry in :data:`FORWARDERS`. The foundation's strategy is
 Sidewalk's star of bridges. Every bridge that decoded the frame forwards it over its backhaul to the
 network server, which keeps the first copy.
 
+Each forwarded copy is ``size + backhaul_overhead_bytes`` long on the bridge's uplink, which is
+rate-limited and charged to the bridge owner's data allowance (``mesh.bridgelimits``); a frame
+whose every copy was refused by those limits is lost as ``backhaul_limit``. When observation is on,
+every bridge that decoded a frame records (endpoint, bridge, time) for the privacy metrics,
+whether or not it could forward the frame: the owner saw it on the air.
+
 Source: Amazon Sidewalk architecture (endpoint -> any bridge in range -> Sidewalk network server).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Protocol
 
 import numpy as np
 
 from mesh.backhaul import Backhaul
+from mesh.bridgelimits import BridgeLimits
 from mesh.medium import Transmission
 from mesh.records import (
     BACKHAUL_DOWN,
+    BACKHAUL_LIMIT,
     BELOW_SENSITIVITY,
     DELIVERED,
     NOT_LISTENING,
@@ -28,9 +37,36 @@ from mesh.server import NetworkServer
 
 
 class Forwarder(Protocol):
-    def on_uplink(self, tx: Transmission, fragment: int, t: float) -> int:
-        """Handle a finished uplink frame; return DELIVERED or the drop reason of this attempt."""
+    def on_uplink(self, tx: Transmission, fragment: int, t: float, size_bytes: int) -> int:
+        """Handle a finished uplink frame carrying ``size_bytes``; return DELIVERED or the drop
+        reason of this attempt."""
         ...
+
+
+class Observations:
+    """Who heard whom when: (endpoint, bridge, time) of every decoded uplink frame, kept as the
+    decoder arrays of each frame (views, no copies) and flattened after the run."""
+
+    def __init__(self) -> None:
+        self._bridges: list[np.ndarray] = []
+        self._endpoint: list[int] = []
+        self._t: list[float] = []
+
+    def observe(self, endpoint: int, bridges: np.ndarray, t: float) -> None:
+        self._bridges.append(bridges)
+        self._endpoint.append(endpoint)
+        self._t.append(t)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(endpoint, bridge, time) per observation."""
+        if not self._bridges:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+        lengths = np.array([b.size for b in self._bridges])
+        return (
+            np.repeat(np.array(self._endpoint, dtype=np.int64), lengths),
+            np.concatenate(self._bridges).astype(np.int64),
+            np.repeat(np.array(self._t), lengths),
+        )
 
 
 class DirectForwarder:
@@ -45,6 +81,9 @@ class DirectForwarder:
         server: NetworkServer,
         unheard_links: frozenset[str] = frozenset(),
         bridge_only_links: frozenset[str] = frozenset(),
+        limits: BridgeLimits | None = None,
+        overhead_bytes: int = 0,
+        observations: Observations | None = None,
     ) -> None:
         """``unheard_links``: links no bridge listens on (their frames are ``not_listening``);
         ``bridge_only_links``: links whose only listeners are bridges (no mask needed)."""
@@ -53,13 +92,16 @@ class DirectForwarder:
         self._bridge_only = bridge_only_links
         self._backhaul = backhaul
         self._server = server
+        self._limits = limits
+        self._overhead = overhead_bytes
+        self._observations = observations
 
-    def on_uplink(self, tx: Transmission, fragment: int, t: float) -> int:
+    def on_uplink(self, tx: Transmission, fragment: int, t: float, size_bytes: int) -> int:
         rx = tx.rx
         if tx.link in self._bridge_only and tx.clean:  # the common case: every listener decoded
             if rx.size == 0:
                 return NOT_LISTENING if tx.link in self._unheard else BELOW_SENSITIVITY
-            return self._forward(tx, fragment, rx, rx.size, t)
+            return self._forward(tx, fragment, rx, rx.size, t, size_bytes)
         outcome = np.zeros(rx.size, dtype=np.int8) if tx.clean else tx.outcome
         if tx.link not in self._bridge_only:
             mask = self._is_bridge[rx]
@@ -69,16 +111,47 @@ class DirectForwarder:
         decoded = outcome == RX_OK
         n_decoded = int(np.count_nonzero(decoded))
         if n_decoded:
-            return self._forward(tx, fragment, rx[decoded], n_decoded, t)
+            return self._forward(tx, fragment, rx[decoded], n_decoded, t, size_bytes)
         return int(RX_TO_FATE[outcome].max())
 
     def _forward(
-        self, tx: Transmission, fragment: int, decoders: np.ndarray, n_decoded: int, t: float
+        self,
+        tx: Transmission,
+        fragment: int,
+        decoders: np.ndarray,
+        n_decoded: int,
+        t: float,
+        size_bytes: int,
     ) -> int:
-        copies = self._backhaul.copies_up(decoders, n_decoded)
-        if copies == 0:
-            return BACKHAUL_DOWN
-        self._server.receive(tx.packet, fragment, copies, t, self._backhaul.draw())
+        if self._observations is not None:
+            self._observations.observe(tx.node, decoders, t)
+        backhaul = self._backhaul
+        if self._limits is None:
+            copies = backhaul.copies_up(decoders, n_decoded)
+            if copies == 0:
+                return BACKHAUL_DOWN
+            self._server.receive(tx.packet, fragment, copies, t, backhaul.draw())
+            return DELIVERED
+        if backhaul.n_down:
+            decoders = decoders[~backhaul.down[decoders]]
+            if decoders.size == 0:
+                return BACKHAUL_DOWN
+        size = size_bytes + self._overhead
+        departure = self._limits.forward(decoders, t, size)
+        if departure is None:  # every copy leaves together, after its service time
+            sent_s = t + self._limits.service_s(size)
+            self._server.receive(tx.packet, fragment, int(decoders.size), sent_s, backhaul.draw())
+            return DELIVERED
+        kept = departure[~np.isnan(departure)]
+        if kept.size == 0:
+            return BACKHAUL_LIMIT
+        if np.all(kept == kept[0]):
+            self._server.receive(
+                tx.packet, fragment, int(kept.size), float(kept[0]), backhaul.draw()
+            )
+        else:  # copies queued for different times: the first arrival, from one draw per copy
+            arrival_s = float(np.min(kept + backhaul.latencies_s(kept.size)))
+            self._server.receive(tx.packet, fragment, int(kept.size), arrival_s, math.nan)
         return DELIVERED
 
 

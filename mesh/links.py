@@ -46,6 +46,7 @@ class ClassPhy:
     mtu_bytes: int
     sensitivity_dbm: float
     config: EndpointConfig
+    overhead_bytes: int = 0  # security overhead on air per frame (``[privacy]``)
 
     listens: bool = field(init=False)
     """Whether the endpoint opens receive windows that follow its uplinks (downlinks enabled, or
@@ -57,27 +58,43 @@ class ClassPhy:
         object.__setattr__(self, "listens", cfg.downlink.enabled or lora_windows)
 
     def airtime_s(self, payload_bytes: int) -> float:
-        """On-air time of one frame carrying ``payload_bytes`` of application data."""
+        """On-air time of one frame carrying ``payload_bytes`` of application data (plus the
+        security overhead)."""
         params = getattr(self.config, self.link)
-        return float(params.airtime_s(payload_bytes))
+        return float(params.airtime_s(payload_bytes + self.overhead_bytes))
 
 
-def class_phy(cfg: EndpointConfig) -> ClassPhy:
+def class_phy(cfg: EndpointConfig, overhead_bytes: int = 0) -> ClassPhy:
+    """The PHY of one class; ``overhead_bytes`` of every frame are security overhead, so the
+    application payload one frame carries (``mtu_bytes``) is that much smaller."""
     if cfg.link == "lora":
         return ClassPhy(
             "lora",
             cfg.lora.sf - 5,
             cfg.lora.channels,
-            cfg.lora.mtu_bytes,
+            cfg.lora.mtu_bytes - overhead_bytes,
             cfg.lora.sensitivity_dbm(),
             cfg,
+            overhead_bytes,
         )
     if cfg.link == "fsk":
         return ClassPhy(
-            "fsk", 0, cfg.fsk.channels, cfg.fsk.mtu_bytes, float(cfg.fsk.sensitivity_dbm), cfg
+            "fsk",
+            0,
+            cfg.fsk.channels,
+            cfg.fsk.mtu_bytes - overhead_bytes,
+            float(cfg.fsk.sensitivity_dbm),
+            cfg,
+            overhead_bytes,
         )
     return ClassPhy(
-        "ble", 0, len(ble.ADV_CHANNELS), cfg.ble.mtu_bytes, cfg.ble.sensitivity_dbm(), cfg
+        "ble",
+        0,
+        len(ble.ADV_CHANNELS),
+        cfg.ble.mtu_bytes - overhead_bytes,
+        cfg.ble.sensitivity_dbm(),
+        cfg,
+        overhead_bytes,
     )
 
 

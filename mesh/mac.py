@@ -81,10 +81,12 @@ def endpoint_process(
         if fragmented:
             records.fragments[packet] = len(frames)
             for fragment, airtime_s in enumerate(airtimes):
-                yield from send(net, node, phy, packet, fragment, airtime_s, first_channel)
+                yield from send(
+                    net, node, phy, packet, fragment, frames[fragment], airtime_s, first_channel
+                )
             net.server.forget(packet)
         else:
-            yield from send(net, node, phy, packet, 0, airtimes[0], first_channel)
+            yield from send(net, node, phy, packet, 0, frames[0], airtimes[0], first_channel)
     # the fates of this endpoint's packets are settled after the run (PacketRecords.settle)
     net.finished_packets[first_packet : first_packet + len(times_s)] = True
 
@@ -95,6 +97,7 @@ def _send_aloha(
     phy: ClassPhy,
     packet: int,
     fragment: int,
+    size_bytes: int,
     airtime_s: float,
     first_channel: int,
 ) -> Process:
@@ -139,7 +142,7 @@ def _send_aloha(
         yield env.timeout(airtime_s)
         medium.end(tx)
         ledger.switch(node, SLEEP, env.now)
-        fate = net.forwarder.on_uplink(tx, fragment, env.now)
+        fate = net.forwarder.on_uplink(tx, fragment, env.now, size_bytes)
         if fate != DELIVERED:
             records.note_attempt(packet, fate)
         if phy.listens:
@@ -190,6 +193,7 @@ def _advertise(
     phy: ClassPhy,
     packet: int,
     fragment: int,
+    size_bytes: int,
     airtime_s: float,
     first_channel: int,
 ) -> Process:
@@ -208,7 +212,7 @@ def _advertise(
             records.transmissions[packet] += 1
             yield env.timeout(airtime_s)
             medium.end(tx)
-            fate = net.forwarder.on_uplink(tx, fragment, env.now)
+            fate = net.forwarder.on_uplink(tx, fragment, env.now, size_bytes)
             if fate != DELIVERED:
                 records.note_attempt(packet, fate)
             if channel < 2:

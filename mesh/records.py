@@ -33,6 +33,7 @@ DROP_REASONS: tuple[str, ...] = (
     "receiver_busy",
     "collision",
     "backhaul_down",
+    "backhaul_limit",
 )
 FATE_NAMES: tuple[str, ...] = ("delivered", *DROP_REASONS)
 OVER_MTU = FATE_NAMES.index("over_mtu")
@@ -41,6 +42,7 @@ CHANNEL_BUSY = FATE_NAMES.index("channel_busy")
 BELOW_SENSITIVITY = FATE_NAMES.index("below_sensitivity")
 NOT_LISTENING = FATE_NAMES.index("not_listening")
 BACKHAUL_DOWN = FATE_NAMES.index("backhaul_down")
+BACKHAUL_LIMIT = FATE_NAMES.index("backhaul_limit")
 #: Map a receiver outcome code to the fate code it implies when no receiver decoded.
 RX_TO_FATE = np.array(
     [

@@ -13,7 +13,7 @@ Source: Amazon Sidewalk architecture (bridges forward to the Sidewalk network se
 de-duplicates and routes to the application server), "Amazon Sidewalk Privacy and Security
 Whitepaper", 2020/2023.
 
-Leaves out: server processing time, downlink scheduling (a later issue).
+Leaves out: server processing time (downlinks are ``mesh.downlink``'s).
 """
 
 from __future__ import annotations
@@ -39,8 +39,9 @@ class NetworkServer:
         self._n = 0
 
     def receive(self, packet: int, fragment: int, copies: int, t: float, uniform: float) -> None:
-        """Take ``copies`` (> 0) copies of one fragment forwarded at ``t``; ``uniform`` is the
-        backhaul's draw for the first copy's latency."""
+        """Take ``copies`` (> 0) copies of one fragment that left their bridges at ``t``;
+        ``uniform`` is the backhaul's draw for the first copy's latency (NaN: ``t`` is already
+        the first copy's arrival)."""
         n = self._n
         if n == self._packet.size:
             self._grow()

@@ -17,6 +17,7 @@ import simpy
 
 import topologies
 from mesh.backhaul import Backhaul
+from mesh.bridgelimits import BridgeLimits, accounts
 from mesh.config import LINKS, EndpointConfig, SimConfig
 from mesh.context import SimContext
 from mesh.coverage import covered, probe_grid
@@ -27,7 +28,7 @@ from mesh.downlink import (
     downlink_schedule,
     lora_listening,
 )
-from mesh.forwarding import FORWARDERS, Forwarder, best_decoder, decoders
+from mesh.forwarding import FORWARDERS, Forwarder, Observations, best_decoder, decoders
 from mesh.fsksync import FskSync, draw_sync
 from mesh.ledger import RX, SLEEP, StateLedger
 from mesh.links import (
@@ -41,6 +42,7 @@ from mesh.mac import endpoint_process
 from mesh.medium import CACHE_FLOATS, LinkMedium, Medium, ScanSchedule, Transmission
 from mesh.neighbours import NeighbourTable, build_table
 from mesh.pathgain import PathGain
+from mesh.privacy import LinkabilityResult, linkability
 from mesh.records import PacketRecords
 from mesh.server import NetworkServer
 from mesh.traffic import build_schedule
@@ -77,6 +79,9 @@ class SimResult:
     downlinks: DownlinkRecords
     downlink_frames: int
     fsk_sync: FskSync | None  # beacon sync of FSK endpoints (None: no FSK endpoints)
+    account_of_node: np.ndarray  # account index of each bridge (-1: not a bridge)
+    bridge_load: BridgeLimits  # per-bridge copies, bytes, queueing and drops (booked)
+    linkability: LinkabilityResult | None  # per-endpoint linkable intervals (privacy.observe)
 
     @property
     def endpoint_ids(self) -> np.ndarray:
@@ -101,6 +106,8 @@ class Network:
         downlinks: Downlinks | None = None,
         downlink_records: DownlinkRecords | None = None,
         fsk_sync: FskSync | None = None,
+        limits: BridgeLimits | None = None,
+        backhaul_overhead_bytes: int = 0,
     ) -> None:
         self.ctx = ctx
         self.env = ctx.env
@@ -120,6 +127,8 @@ class Network:
         self.downlink_records = downlink_records
         self.downlink_frames = 0
         self.fsk_sync = fsk_sync
+        self.limits = limits
+        self.backhaul_overhead_bytes = backhaul_overhead_bytes
 
     def uplink_heard(self, node: int, phy: ClassPhy, tx: Transmission, delivered: bool) -> None:
         """After an uplink frame of an endpoint that listens: restart its LoRa windows and, when
@@ -352,7 +361,7 @@ def simulate(
     is_bridge = topo.roles == ROLE_BRIDGE
     bridges = topo.bridge_ids
     class_of_node = assign_classes(topo, classes, ctx.rng("classes"))
-    phys = [class_phy(c) for c in classes]
+    phys = [class_phy(c, config.privacy.encryption_overhead_bytes) for c in classes]
     shadow_key = int(ctx.rng("shadowing").integers(0, 2**63 - 1))
     path_gain = PathGain(
         topo.positions_m, topo.indoor, config.propagation, config.walls.wall_loss_db, shadow_key
@@ -384,7 +393,27 @@ def simulate(
     )
     unheard = frozenset(link for link in links if link not in config.bridge.links)
     bridge_only = frozenset(links) - acked_links  # no endpoint listens on these links
-    forwarder = FORWARDERS["direct"](is_bridge, backhaul, server, unheard, bridge_only)
+    bcfg = config.bridge
+    account_of_node = accounts(n, bridges, bcfg.bridges_per_account, ctx.rng("accounts"))
+    limits = BridgeLimits(
+        n,
+        account_of_node,
+        bcfg.backhaul_rate_bps,
+        bcfg.backhaul_queue_bytes or np.inf,
+        bcfg.monthly_allowance_bytes,
+        bcfg.allowance_period_s,
+    )
+    observations = Observations() if config.privacy.observe else None
+    forwarder = FORWARDERS["direct"](
+        is_bridge,
+        backhaul,
+        server,
+        unheard,
+        bridge_only,
+        limits,
+        bcfg.backhaul_overhead_bytes,
+        observations,
+    )
     initial = np.where(is_bridge, RX, SLEEP)
     ledger = StateLedger(initial)
     fsk_sync = (
@@ -418,6 +447,8 @@ def simulate(
         downlinks,
         downlink_records,
         fsk_sync,
+        limits,
+        bcfg.backhaul_overhead_bytes,
     )
 
     times = schedule.times_s.tolist()
@@ -459,6 +490,7 @@ def simulate(
     records.settle(net.finished_packets, server.complete)
     server.stamp(backhaul.first_arrival_s)
 
+    limits.flush()
     durations = ledger.close(horizon_s)
     _charge_windows(config, class_of_node, phys, net, durations, ledger.wakes, horizon_s)
     charge, voltage, capacity_c, leakage_a = _charge(
@@ -485,7 +517,20 @@ def simulate(
         downlinks=downlink_records,
         downlink_frames=net.downlink_frames,
         fsk_sync=fsk_sync,
+        account_of_node=account_of_node,
+        bridge_load=limits,
+        linkability=_linkability(config, n, observations),
     )
+
+
+def _linkability(
+    config: SimConfig, n_nodes: int, observations: Observations | None
+) -> LinkabilityResult | None:
+    """How long a bridge owner can link each endpoint's frames (``mesh.privacy``)."""
+    if observations is None:
+        return None
+    endpoint, bridge, time_s = observations.arrays()
+    return linkability(endpoint, bridge, time_s, config.privacy.rotation_period_s, n_nodes, key=0)
 
 
 def _charge_windows(

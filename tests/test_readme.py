@@ -59,4 +59,11 @@ def test_readme_python_example_runs(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     exec(compile(block, "README.md", "exec"), {})
     written = sorted(os.listdir(tmp_path / "out" / "aloha"))
-    assert written == ["downlinks.csv", "endpoints.csv", "packets.csv", "run.json", "summary.json"]
+    assert written == [
+        "bridges.csv",
+        "downlinks.csv",
+        "endpoints.csv",
+        "packets.csv",
+        "run.json",
+        "summary.json",
+    ]

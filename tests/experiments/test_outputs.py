@@ -1,4 +1,4 @@
-"""The result folder of ``sidemesh run --out DIR``: exactly five files, summary.json that is a pure
+"""The result folder of ``sidemesh run --out DIR``: exactly six files, summary.json that is a pure
 function of spec and seed, run.json records, CSV tables consistent with the summary, and writes
 that are atomic (into a new folder, over an existing one, and when writing fails)."""
 
@@ -51,7 +51,14 @@ tx_power_dbm = 4
 battery = "CR2032"
 """
 
-FILES = ["downlinks.csv", "endpoints.csv", "packets.csv", "run.json", "summary.json"]
+FILES = [
+    "bridges.csv",
+    "downlinks.csv",
+    "endpoints.csv",
+    "packets.csv",
+    "run.json",
+    "summary.json",
+]
 
 
 def invoke(args: Sequence[str]) -> Result:
@@ -94,7 +101,7 @@ def all_keys(value: Any) -> Iterator[str]:
             yield from all_keys(item)
 
 
-def test_out_holds_exactly_the_five_files(out: Path) -> None:
+def test_out_holds_exactly_the_six_files(out: Path) -> None:
     assert sorted(p.name for p in out.iterdir()) == FILES
     assert sorted(p.name for p in out.parent.iterdir()) == ["run1"]  # no leftover temp folder
 
