@@ -158,6 +158,7 @@ def packets_csv(sim: SimResult) -> str:
         "generated_s": r.generated_s,
         "delivered_s": r.delivered_s,
         "latency_s": r.delivered_s - r.generated_s,
+        **{f"{name}_s": part for name, part in r.latency_split().items()},
         "fate": fates[r.fate] if len(r) else np.zeros(0, dtype=object),
         "transmissions": r.transmissions,
         "fragments": r.fragments,

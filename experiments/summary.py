@@ -191,6 +191,10 @@ def _group(
     delivered_mask = packets & (records.fate == DELIVERED)
     delivered = int(delivered_mask.sum())
     latency = records.delivered_s[delivered_mask] - records.generated_s[delivered_mask]
+    split = {
+        name: float(part[delivered_mask].mean()) if delivered else None
+        for name, part in sim.latency_split.items()
+    }
     with_traffic = rows & (table["generated"] > 0)
     threshold = sim.config.metrics.coverage_pdr_threshold
     covered = int(np.sum(table["pdr"][with_traffic] >= threshold))
@@ -203,6 +207,7 @@ def _group(
         "pdr": delivered / generated if generated else None,
         "endpoint_coverage": covered / int(with_traffic.sum()) if with_traffic.any() else None,
         "latency_s": _latency_stats(latency),
+        "latency_split_mean_s": split,
         "energy_per_endpoint_mean_j": float(energy.mean()) if energy.size else None,
         "battery_life_days_median": float(np.median(life)) if life.size else None,
         "downlinks": _downlinks(sim, table["node"][rows]),
@@ -264,6 +269,7 @@ def summarize(sim: SimResult) -> dict[str, Any]:
         "area_link": sim.area_link,
         "area_coverage_by_link": dict(sim.area_coverage),
         "latency_s": overall["latency_s"],
+        "latency_split_mean_s": overall["latency_split_mean_s"],
         "energy": {
             "per_endpoint_mean_j": float(energy.mean()) if energy.size else None,
             "per_endpoint_by_state_mean_j": by_state,

@@ -37,6 +37,7 @@ distinct (a bridge decodes a frame once); each call is a handful of vectorised n
 from __future__ import annotations
 
 import math
+from collections import deque
 
 import numpy as np
 
@@ -215,17 +216,22 @@ class DataAllowance:
         self.copies_dropped[bridges[~allowed]] += 1
         return np.asarray(allowed)
 
-    def book(self, bridges: np.ndarray, t_s: float, sizes: np.ndarray) -> None:
-        """Charge copies that are known to fit (the caller proved no account can exceed its
-        allowance), all in the period of ``t_s``: one vectorised step for many frames."""
+    def book(self, copies: np.ndarray, bytes_: np.ndarray, t_s: float) -> None:
+        """Charge per-node totals of copies (``copies``, ``bytes_``: arrays over all nodes) that
+        are known to fit (the caller proved no account can exceed its allowance), all in the
+        period of ``t_s``: one vectorised step for many frames."""
         k = self.period(t_s)
         if k != self._period:
             self._period = k
             self._used = np.zeros(self.n_accounts, dtype=np.int64)
             self.used_bytes[k] = self._used
         self._last_t_s = max(self._last_t_s, t_s)
-        np.add.at(self._used, self.account_of_bridge[bridges], sizes)
-        np.add.at(self.copies_charged, bridges, 1)
+        nodes = np.flatnonzero(copies)
+        if nodes.size:
+            self._used += np.bincount(
+                self.account_of_bridge[nodes], weights=bytes_[nodes], minlength=self.n_accounts
+            ).astype(np.int64)
+            self.copies_charged[nodes] += copies[nodes]
 
 
 def accounts(
@@ -261,22 +267,26 @@ def accounts(
     return account_of
 
 
-#: Fast-path frames held before their copies are booked into the per-bridge arrays.
+#: Fast-path frames held before their copies are counted into the per-bridge arrays.
 FLUSH_FRAMES = 65_536
 
 
 class BridgeLimits:
     """Both limits applied to the copies of each forwarded frame, as the engine calls them.
 
-    Exact, and cheap in the common case: when none of the frame's bridges is still sending and no
-    account can reach its allowance (the largest account usage at the last booking plus every
-    byte sent since stays within it), every copy leaves at ``t + service`` and none is dropped,
-    so the frame only marks its bridges busy and is remembered (its decoder array, a view) to be
-    counted later in one vectorised step. Otherwise pending frames are booked and the frame goes
-    through :class:`BackhaulQueue` and :class:`DataAllowance` copy by copy.
+    Exact, and cheap in the common case. Queue: a copy waits only at a bridge still sending an
+    earlier copy, and only the frames of the last few milliseconds can still be in service, so
+    they are kept in a short list (no per-bridge array is touched when that list is empty).
+    Allowance: while the largest account usage at the last count plus every byte sent since
+    stays within the allowance, no account can exceed it, so nothing is checked per copy.
+    When both hold, every copy leaves at ``t + service`` and is only remembered (its decoder
+    array, a view) to be counted later in one vectorised step. Otherwise the frame's copies go
+    through the queue recursion and :class:`DataAllowance` one by one (a copy refused by the
+    allowance never enters the queue; one dropped by the queue is not charged).
+    :class:`BackhaulQueue` is the plain reference this class is tested against.
 
     Load per node: ``copies_forwarded``, ``bytes_forwarded``, ``queueing_delay_s`` (total),
-    ``dropped_queue``, ``dropped_allowance``. Call :meth:`flush` before reading them.
+    ``dropped_queue``, ``dropped_allowance``, ``downlink_bytes``. Call :meth:`flush` first.
     """
 
     def __init__(
@@ -288,7 +298,8 @@ class BridgeLimits:
         allowance_bytes: float,
         period_s: float,
     ) -> None:
-        self.queue = BackhaulQueue(n_nodes, rate_bps, queue_limit_bytes) if rate_bps else None
+        self.rate_bps = float(rate_bps)  # 0: unlimited
+        self.queue_limit_bytes = float(queue_limit_bytes) if rate_bps else math.inf
         self.allowance = (
             DataAllowance(account_of_bridge, allowance_bytes, period_s) if allowance_bytes else None
         )
@@ -299,77 +310,124 @@ class BridgeLimits:
         self.dropped_queue = np.zeros(n_nodes, dtype=np.int64)
         self.dropped_allowance = np.zeros(n_nodes, dtype=np.int64)
         self.downlink_bytes = np.zeros(n_nodes, dtype=np.int64)
-        self._queue_limit = queue_limit_bytes if rate_bps else math.inf
         self._allowance = allowance_bytes if allowance_bytes else math.inf
-        self._busy_max_s = -math.inf
         self._max_used = 0
         self._period = 0
-        self._pending: list[np.ndarray] = []
-        self._pending_t: list[float] = []
-        self._pending_size: list[int] = []
+        self._period_start_s = 0.0
+        self._period_end_s = self.allowance.period_s if self.allowance is not None else math.inf
+        # frames possibly still in service: (last departure, bridges, departures or None = all
+        # at the last departure), in the order they were sent
+        self._recent: deque[tuple[float, np.ndarray, np.ndarray | None]] = deque()
+        self._scratch = np.full(n_nodes, -math.inf)
+        self._pending: dict[int, list[np.ndarray]] = {}  # copy size -> decoder arrays
+        self._pending_frames = 0
+        self._pending_t_s = 0.0
         self._pending_bytes = 0
         self._pending_downlinks: list[tuple[int, int]] = []
-        self._pending_downlink_t_s = 0.0
 
     def service_s(self, size_bytes: int) -> float:
-        return self.queue.service_s(size_bytes) if self.queue is not None else 0.0
+        """Time one copy of ``size_bytes`` takes to leave a bridge (0: unlimited rate)."""
+        return size_bytes * 8 / self.rate_bps if self.rate_bps else 0.0
 
     def forward(self, bridges: np.ndarray, t_s: float, size_bytes: int) -> np.ndarray | None:
         """Copies of one frame at ``t_s`` from the distinct ``bridges``: None when every copy is
         kept and leaves at ``t_s + service_s(size)``, else the departure per bridge (NaN:
-        dropped by the queue limit or the allowance)."""
-        if self.allowance is not None:
-            period = self.allowance.period(t_s)
-            if period != self._period:
-                self.flush()
-                self._period = period
-                self._max_used = 0
+        dropped by the allowance or the queue limit)."""
         k = int(bridges.size)
-        queue = self.queue
-        if (
-            size_bytes <= self._queue_limit
-            and self._max_used + self._pending_bytes + size_bytes * k <= self._allowance
-            and (
-                queue is None
-                or t_s >= self._busy_max_s
-                or not bool(np.any(queue.busy_until_s[bridges] > t_s))
-            )
-        ):
-            self._pending.append(bridges)
-            self._pending_t.append(t_s)
-            self._pending_size.append(size_bytes)
+        allowance_ok = True
+        if self.allowance is not None:
+            self._new_period(t_s)
+            if self._max_used + self._pending_bytes + size_bytes * k > self._allowance:
+                self.flush()  # count what is pending: the bound gets tight again
+                allowance_ok = self._max_used + size_bytes * k <= self._allowance
+        busy = None
+        if self.rate_bps:
+            recent = self._recent
+            while recent and recent[0][0] <= t_s:
+                recent.popleft()
+            if recent:
+                busy = self._busy_s(bridges, t_s)
+        service_s = self.service_s(size_bytes)
+        if allowance_ok and busy is None and size_bytes <= self.queue_limit_bytes:
+            self._pending.setdefault(size_bytes, []).append(bridges)
+            self._pending_frames += 1
+            self._pending_t_s = t_s
             self._pending_bytes += size_bytes * k
-            if queue is not None:
-                end_s = t_s + queue.service_s(size_bytes)
-                queue.busy_until_s[bridges] = end_s
-                queue._last_t_s = t_s
-                if end_s > self._busy_max_s:
-                    self._busy_max_s = end_s
-            if len(self._pending) >= FLUSH_FRAMES:
+            if self.rate_bps:
+                self._recent.append((t_s + service_s, bridges, None))
+            if self._pending_frames >= FLUSH_FRAMES:
                 self.flush()
             return None
-        self.flush()
-        departure = np.full(k, t_s + self.service_s(size_bytes))
+        return self._exact(bridges, t_s, size_bytes, busy, allowance_ok)
+
+    def _busy_s(self, bridges: np.ndarray, t_s: float) -> np.ndarray | None:
+        """When each of ``bridges`` finishes its earlier copies, or None if all are idle."""
+        scratch = self._scratch
+        for end_s, sent, departures in self._recent:
+            scratch[sent] = end_s if departures is None else departures
+        busy = scratch[bridges]
+        for _, sent, _ in self._recent:
+            scratch[sent] = -math.inf
+        return busy if bool(np.any(busy > t_s)) else None
+
+    def _exact(
+        self,
+        bridges: np.ndarray,
+        t_s: float,
+        size_bytes: int,
+        busy: np.ndarray | None,
+        allowance_ok: bool,
+    ) -> np.ndarray:
+        k = int(bridges.size)
         kept = np.ones(k, dtype=bool)
-        if self.allowance is not None:
-            kept = self.allowance.charge(bridges, t_s, size_bytes)
+        allowance = self.allowance
+        charged = allowance is not None and not allowance_ok
+        if charged:  # some account may reach its allowance: charge copy by copy
+            assert allowance is not None
+            self.flush()
+            kept = allowance.charge(bridges, t_s, size_bytes)
             self.dropped_allowance[bridges[~kept]] += 1
-            self._max_used = int(self.allowance._used.max(initial=0))
-        if self.queue is not None and kept.any():
-            admitted = self.queue.admit(bridges[kept], t_s, size_bytes)
-            departure[kept] = admitted
-            queued = np.isnan(admitted)
-            self.dropped_queue[bridges[kept][queued]] += 1
-            if not queued.all():
-                self._busy_max_s = max(self._busy_max_s, float(np.nanmax(admitted)))
-            if queued.any():
-                kept[np.flatnonzero(kept)[queued]] = False
-        departure[~kept] = np.nan
+        service_s = self.service_s(size_bytes)
+        start_s = np.full(k, t_s) if busy is None else np.maximum(busy, t_s)
+        fits = (start_s - t_s) * (self.rate_bps / 8) + size_bytes <= (
+            self.queue_limit_bytes + _BACKLOG_SLACK_BYTES
+        )
+        refused = kept & ~fits
+        if refused.any():
+            self.dropped_queue[bridges[refused]] += 1
+            if charged:  # not sent: give the account its bytes back
+                assert allowance is not None
+                np.subtract.at(
+                    allowance._used, self.account_of_bridge[bridges[refused]], size_bytes
+                )
+            kept &= fits
+        departure = np.where(kept, start_s + service_s, np.nan)
         sent = bridges[kept]
-        self.copies_forwarded[sent] += 1
-        self.bytes_forwarded[sent] += size_bytes
-        self.queueing_delay_s[sent] += departure[kept] - t_s - self.service_s(size_bytes)
+        self.queueing_delay_s[sent] += start_s[kept] - t_s
+        if charged:
+            assert allowance is not None
+            self._max_used = int(allowance._used.max(initial=0))
+            self.copies_forwarded[sent] += 1
+            self.bytes_forwarded[sent] += size_bytes
+        else:  # counted (and charged) with the pending copies
+            self._pending.setdefault(size_bytes, []).append(sent)
+            self._pending_frames += 1
+            self._pending_t_s = t_s
+            self._pending_bytes += size_bytes * int(sent.size)
+        if self.rate_bps and sent.size:
+            self._recent.append((float(departure[kept].max()), sent, departure[kept]))
         return departure
+
+    def _new_period(self, t_s: float) -> None:
+        assert self.allowance is not None
+        if self._period_start_s <= t_s < self._period_end_s:
+            return
+        period = self.allowance.period(t_s)
+        self.flush()
+        self._period = period
+        self._period_start_s = period * self.allowance.period_s
+        self._period_end_s = (period + 1) * self.allowance.period_s
+        self._max_used = 0
 
     def charge_downlink(self, bridge: int, t_s: float, size_bytes: int) -> bool:
         """A downlink of ``size_bytes`` reaches ``bridge`` from the server: charge the account
@@ -377,10 +435,10 @@ class BridgeLimits:
         self.downlink_bytes[bridge] += size_bytes
         if self.allowance is None:
             return True
-        self.forward_period(t_s)
+        self._new_period(t_s)
         if self._max_used + self._pending_bytes + size_bytes <= self._allowance:
             self._pending_downlinks.append((bridge, size_bytes))
-            self._pending_downlink_t_s = t_s
+            self._pending_t_s = t_s
             self._pending_bytes += size_bytes
             return True
         self.flush()
@@ -390,29 +448,29 @@ class BridgeLimits:
             self.downlink_bytes[bridge] -= size_bytes
         return ok
 
-    def forward_period(self, t_s: float) -> None:
-        if self.allowance is not None and self.allowance.period(t_s) != self._period:
-            self.flush()
-            self._period = self.allowance.period(t_s)
-            self._max_used = 0
-
     def flush(self) -> None:
-        """Book the pending fast-path frames into the per-bridge arrays (and the helpers')."""
-        if self.allowance is not None and self._pending_downlinks:
-            down = np.array(self._pending_downlinks, dtype=np.int64)
-            self.allowance.book(down[:, 0], self._pending_downlink_t_s, down[:, 1])
+        """Count the pending fast-path copies into the per-bridge arrays and the allowance."""
+        n = self.copies_forwarded.size
+        if self._pending_downlinks:
+            if self.allowance is not None:
+                down = np.array(self._pending_downlinks, dtype=np.int64)
+                copies = np.bincount(down[:, 0], minlength=n)
+                bytes_ = np.bincount(down[:, 0], weights=down[:, 1], minlength=n)
+                self.allowance.book(copies, bytes_, self._pending_t_s)
             self._pending_downlinks.clear()
         if self._pending:
-            lengths = np.array([b.size for b in self._pending])
-            bridges = np.concatenate(self._pending)
-            sizes = np.repeat(np.array(self._pending_size, dtype=np.int64), lengths)
-            np.add.at(self.copies_forwarded, bridges, 1)
-            np.add.at(self.bytes_forwarded, bridges, sizes)
+            copies = np.zeros(n, dtype=np.int64)
+            bytes_ = np.zeros(n, dtype=np.int64)
+            for size, arrays in self._pending.items():
+                count = np.bincount(np.concatenate(arrays), minlength=n)
+                copies += count
+                bytes_ += size * count
+            self.copies_forwarded += copies
+            self.bytes_forwarded += bytes_
             if self.allowance is not None:
-                self.allowance.book(bridges, self._pending_t[-1], sizes)
+                self.allowance.book(copies, bytes_, self._pending_t_s)
             self._pending.clear()
-            self._pending_t.clear()
-            self._pending_size.clear()
+            self._pending_frames = 0
         if self.allowance is not None:
             self._max_used = int(self.allowance._used.max(initial=0))
         self._pending_bytes = 0

@@ -145,6 +145,7 @@ def _send_aloha(
         fate = net.forwarder.on_uplink(tx, fragment, env.now, size_bytes)
         if fate != DELIVERED:
             records.note_attempt(packet, fate)
+        records.frame_done(packet, env.now - airtime_s, env.now, net.server.complete[packet])
         if phy.listens:
             net.uplink_heard(node, phy, tx, fate == DELIVERED)
         if not cfg.acked:
@@ -215,6 +216,7 @@ def _advertise(
             fate = net.forwarder.on_uplink(tx, fragment, env.now, size_bytes)
             if fate != DELIVERED:
                 records.note_attempt(packet, fate)
+            records.frame_done(packet, env.now - airtime_s, env.now, net.server.complete[packet])
             if channel < 2:
                 ledger.switch(node, IDLE, env.now)
                 yield env.timeout(gap_s)

@@ -10,6 +10,8 @@ the rank order of :data:`DROP_REASONS` (later = further), so ``collision`` beats
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 #: Per-receiver outcomes of one transmission (codes in the medium's arrays).
@@ -70,6 +72,11 @@ class PacketRecords:
         self.transmissions = np.zeros(n, dtype=np.int32)
         self.fragments = np.ones(n, dtype=np.int32)
         self.copies = np.zeros(n, dtype=np.int32)  # server receptions including duplicates
+        # latency split: first frame's start, and the frame that completed the packet at the
+        # network server (its start and end); NaN until known
+        self.first_start_s = np.full(n, np.nan)
+        self.deliver_start_s = np.full(n, np.nan)
+        self.deliver_end_s = np.full(n, np.nan)
 
     def __len__(self) -> int:
         return int(self.endpoint.size)
@@ -78,6 +85,30 @@ class PacketRecords:
         """Remember how far one attempt of ``packet`` got (a drop reason code)."""
         if fate_code > self.reason[packet]:
             self.reason[packet] = fate_code
+
+    def frame_done(self, packet: int, start_s: float, end_s: float, complete: bool) -> None:
+        """A frame of ``packet`` was on air from ``start_s`` to ``end_s``; ``complete``: the
+        network server now holds the whole packet."""
+        if math.isnan(self.first_start_s[packet]):
+            self.first_start_s[packet] = start_s
+        if complete and math.isnan(self.deliver_end_s[packet]):
+            self.deliver_start_s[packet] = start_s
+            self.deliver_end_s[packet] = end_s
+
+    def latency_split(self) -> dict[str, np.ndarray]:
+        """Per packet (NaN unless delivered): ``mac_wait`` (generation -> first frame on air:
+        queueing behind earlier packets, LBT, waiting for sync), ``retries`` (first frame ->
+        the frame that completed the packet: earlier attempts, fragments, advertising events),
+        ``airtime`` (that frame on air) and ``backhaul`` (its end -> delivery: bridge uplink
+        queue and service, internet latency). They sum to the latency."""
+        parts = {
+            "mac_wait": self.first_start_s - self.generated_s,
+            "retries": self.deliver_start_s - self.first_start_s,
+            "airtime": self.deliver_end_s - self.deliver_start_s,
+            "backhaul": self.delivered_s - self.deliver_end_s,
+        }
+        # times are sums of floats: clear rounding residue below zero (NaN stays NaN)
+        return {name: np.maximum(part, 0.0) for name, part in parts.items()}
 
     def settle(self, finished: np.ndarray, complete: np.ndarray) -> None:
         """Give every packet its fate once the run is over: ``finished`` marks the packets their

@@ -87,6 +87,11 @@ class SimResult:
     def endpoint_ids(self) -> np.ndarray:
         return self.topology.endpoint_ids
 
+    @property
+    def latency_split(self) -> dict[str, np.ndarray]:
+        """Per-packet latency components (``PacketRecords.latency_split``)."""
+        return self.records.latency_split()
+
 
 class Network:
     """Everything the processes of one run share. Built by :func:`build_network`."""

@@ -21,6 +21,7 @@ from mesh.bridgelimits import (
     SIDEWALK_ALLOWANCE_BYTES,
     SIDEWALK_RATE_BPS,
     BackhaulQueue,
+    BridgeLimits,
     DataAllowance,
     accounts,
 )
@@ -364,3 +365,49 @@ def test_accounts_rejects_bad_arguments() -> None:
         accounts(5, np.array([1, 1]))
     with pytest.raises(ValueError, match="1-D integer"):
         accounts(5, np.array([0.5]))
+
+
+def _frames(seed: int, n_nodes: int, count: int, mean_gap_s: float):
+    rng = np.random.default_rng(seed)
+    t = np.cumsum(rng.exponential(mean_gap_s, count))
+    for k in range(count):
+        bridges = np.flatnonzero(rng.random(n_nodes) < 0.4)
+        if bridges.size:
+            yield float(t[k]), rng.permutation(bridges), int(rng.integers(20, 60))
+
+
+@pytest.mark.parametrize(("queue_limit", "allowance"), [(math.inf, 5_000), (150.0, 0)])
+def test_engine_limits_match_the_reference_queue_and_allowance(queue_limit, allowance) -> None:
+    """BridgeLimits (fast path + booked-later counts) gives exactly what the plain per-copy
+    BackhaulQueue and DataAllowance give, frame by frame."""
+    n = 12
+    account = np.arange(n) // 3
+    engine = BridgeLimits(n, account, 2_000.0, queue_limit, allowance, 60.0)
+    queue = BackhaulQueue(n, 2_000.0, queue_limit)
+    reference = DataAllowance(account, allowance, 60.0) if allowance else None
+    slow = fast = 0
+    for t, bridges, size in _frames(3, n, 1500, 0.15):
+        got = engine.forward(bridges, t, size)
+        kept = np.ones(bridges.size, dtype=bool)
+        if reference is not None:
+            kept = reference.charge(bridges, t, size)
+        expected = np.full(bridges.size, np.nan)
+        expected[kept] = queue.admit(bridges[kept], t, size)
+        if got is None:
+            fast += 1
+            np.testing.assert_allclose(expected, t + size * 8 / 2_000.0, rtol=0, atol=1e-9)
+        else:
+            slow += 1
+            np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
+    engine.flush()
+    assert fast > 100 and slow > 100  # both paths were exercised
+    sent = queue.copies_forwarded
+    np.testing.assert_array_equal(engine.copies_forwarded, sent)
+    np.testing.assert_array_equal(engine.bytes_forwarded, queue.bytes_forwarded)
+    np.testing.assert_allclose(engine.queueing_delay_s, queue.queueing_delay_s, atol=1e-9)
+    np.testing.assert_array_equal(engine.dropped_queue, queue.copies_dropped)
+    if reference is not None:
+        np.testing.assert_array_equal(engine.dropped_allowance, reference.copies_dropped)
+        assert engine.allowance is not None
+        for period, used in reference.used_bytes.items():
+            np.testing.assert_array_equal(engine.allowance.used_bytes[period], used)

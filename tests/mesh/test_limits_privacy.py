@@ -175,3 +175,18 @@ def test_observation_off_leaves_privacy_out(tmp_path) -> None:
     assert result.sim.linkability is None
     assert result.summary["privacy"] is None
     assert "backhaul_limit" in FATE_NAMES
+
+
+def test_latency_split_into_mac_wait_airtime_retries_and_backhaul(tmp_path) -> None:
+    """No LBT, no ACK, zero internet latency: a delivered packet waits 0 s for the MAC, spends
+    one airtime on air, no retries, and the 43-byte copy's 80 kbps service on the backhaul."""
+    result = run(tmp_path, interval=60)
+    split = result.sim.latency_split
+    ok = np.isfinite(result.sim.records.delivered_s)
+    assert ok.sum() == 60
+    np.testing.assert_allclose(split["mac_wait"][ok], 0.0, atol=1e-9)
+    np.testing.assert_allclose(split["retries"][ok], 0.0, atol=1e-9)
+    np.testing.assert_allclose(split["airtime"][ok], time_on_air(19, 7), atol=1e-9)
+    np.testing.assert_allclose(split["backhaul"][ok], 43 * 8 / 80_000, atol=1e-9)
+    means = result.summary["latency_split_mean_s"]
+    assert sum(means.values()) == pytest.approx(result.summary["latency_s"]["mean"], rel=1e-8)
