@@ -29,6 +29,7 @@ import numpy as np
 
 from experiments.spec import Spec
 from experiments.summary import bridge_table, endpoint_table, summarize
+from mesh.config import LINKS
 from mesh.downlink import DOWNLINK_FATES
 from mesh.records import FATE_NAMES
 from mesh.simulation import SimResult, simulate
@@ -38,7 +39,7 @@ def downlinks_csv(sim: SimResult) -> str:
     d = sim.downlinks
     classes = sim.config.endpoint_classes
     names = np.array([c.name for c in classes], dtype=object)
-    links = np.array([c.link for c in classes], dtype=object)
+    links = np.array([str(c.downlink_link) for c in classes], dtype=object)
     class_index = sim.class_of_node[d.endpoint]
     empty = np.zeros(0, dtype=object)
     columns = {
@@ -148,13 +149,13 @@ def packets_csv(sim: SimResult) -> str:
     classes = sim.config.endpoint_classes
     class_index = sim.class_of_node[r.endpoint]
     names = np.array([c.name for c in classes], dtype=object)
-    links = np.array([c.link for c in classes], dtype=object)
+    links = np.array(LINKS, dtype=object)
     fates = np.array(FATE_NAMES, dtype=object)
     columns = {
         "packet": np.arange(len(r)),
         "endpoint": r.endpoint,
         "class": names[class_index] if len(r) else np.zeros(0, dtype=object),
-        "link": links[class_index] if len(r) else np.zeros(0, dtype=object),
+        "link": links[r.link] if len(r) else np.zeros(0, dtype=object),
         "generated_s": r.generated_s,
         "delivered_s": r.delivered_s,
         "latency_s": r.delivered_s - r.generated_s,

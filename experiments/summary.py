@@ -4,7 +4,13 @@ Per endpoint: packets generated and delivered, PDR, latency (generation -> first
 network server of the last fragment), charge and energy by radio state and MCU, mean current and
 projected battery life (battery capacity / mean current). Aggregates: PDR, endpoint coverage (share
 of endpoints with traffic whose PDR reaches the threshold), area coverage (link budget, see
-``mesh.coverage``), latency mean/p50/p95/p99, energy per delivered packet, drops by reason.
+``mesh.coverage``), latency mean/p50/p95/p99 and its split, energy per delivered packet, drops
+by reason, downlinks, bridge load, linkability.
+
+``by_link`` groups packets by the link they were sent on, and endpoint figures (coverage,
+energy, battery life) over the endpoints that have only that link; ``by_class`` groups by class,
+so a class with a link mask is where its battery life per link choice shows, with the number of
+its packets sent on each link.
 
 Floats are rounded to 10 significant digits so that ``summary.json`` is byte-identical for the same
 spec and seed on any machine (last-bit differences of libm and SIMD paths vanish).
@@ -72,7 +78,7 @@ def endpoint_table(sim: SimResult) -> dict[str, np.ndarray]:
     columns: dict[str, np.ndarray] = {
         "node": nodes,
         "class": np.array([classes[i].name for i in class_index], dtype=object),
-        "link": np.array([classes[i].link for i in class_index], dtype=object),
+        "link": np.array([classes[i].label for i in class_index], dtype=object),
         "x_m": sim.topology.positions_m[nodes, 0],
         "y_m": sim.topology.positions_m[nodes, 1],
         "indoor": sim.topology.indoor[nodes],
@@ -237,15 +243,12 @@ def summarize(sim: SimResult) -> dict[str, Any]:
     }
     life = table["battery_life_days"]
     by_link: dict[str, Any] = {}
-    packet_link = (
-        np.array([sim.config.endpoint_classes[i].link for i in sim.class_of_node[records.endpoint]])
-        if len(records)
-        else np.zeros(0, dtype=str)
-    )
+    packet_link = np.array(LINKS)[records.link] if len(records) else np.zeros(0, dtype=str)
     for link in LINKS:
         rows = table["link"] == link
-        if rows.any():
-            entry = _group(sim, table, rows, packet_link == link)
+        sent = packet_link == link
+        if rows.any() or sent.any():
+            entry = _group(sim, table, rows, sent)
             entry["area_coverage"] = sim.area_coverage.get(link)
             by_link[link] = entry
     by_class: dict[str, Any] = {}
@@ -253,7 +256,9 @@ def summarize(sim: SimResult) -> dict[str, Any]:
         rows = table["class"] == cls.name
         packets = np.isin(records.endpoint, table["node"][rows])
         entry = _group(sim, table, rows, packets)
-        entry["link"] = cls.link
+        entry["link"] = cls.label
+        used = records.link[packets]
+        entry["packets_by_link"] = {link: int(np.sum(used == k)) for k, link in enumerate(LINKS)}
         by_class[cls.name] = entry
     scenario = sim.config.scenario
     summary: dict[str, Any] = {

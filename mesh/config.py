@@ -264,7 +264,24 @@ class EndpointConfig:
 
     name: str = field(default="endpoint", metadata=doc("class name (trackers, leak sensors, ...)"))
     share: float = field(default=1.0, metadata=doc("share of all endpoints in this class"))
-    link: str = field(default="lora", metadata=doc("radio link used for uplinks: ble, fsk or lora"))
+    link: str = field(
+        default="lora",
+        metadata=doc("radio link used for uplinks: ble, fsk or lora (the primary one of a mask)"),
+    )
+    link_mask: tuple[str, ...] = field(
+        default=(),
+        metadata=doc(
+            'links the endpoint has radios for (Sidewalk SDK link mask), e.g. ["ble", '
+            '"lora"]; each packet picks one by link_policy; empty: only link'
+        ),
+    )
+    link_policy: str = field(
+        default="lowest_energy",
+        metadata=doc(
+            "with a mask: lowest_energy (the least energy per packet among the reachable links, "
+            "falling back to the next) or ordered (the mask's order is the preference)"
+        ),
+    )
     traffic: str = field(
         default="periodic", metadata=doc("traffic model: periodic (with jitter) or poisson")
     )
@@ -402,19 +419,36 @@ class EndpointConfig:
             _require(math.isfinite(value) and value >= 0, key, f"must be >= 0, got {value}")
         _require(0 <= self.ack_payload_bytes <= 255, "ack_payload_bytes", "must be in 0..255")
         _require(self.lbt_max_attempts >= 1, "lbt_max_attempts", "must be >= 1")
+        for link in self.link_mask:
+            _require(
+                link in LINKS, "link_mask", f"unknown link {link!r}; allowed: {', '.join(LINKS)}"
+            )
+        _require(len(set(self.link_mask)) == len(self.link_mask), "link_mask", "lists a link twice")
         _require(
-            not (self.link == "ble" and self.downlink.enabled),
+            not self.link_mask or self.link in self.link_mask,
+            "link_mask",
+            f"must include the class's link ({self.link}), its primary link",
+        )
+        _require(
+            self.link_policy in ("lowest_energy", "ordered"),
+            "link_policy",
+            f"must be lowest_energy or ordered; got {self.link_policy!r}",
+        )
+        _require(
+            not (self.downlink.enabled and self.downlink_link is None),
             "downlink.interval_s",
             "downlinks need receive windows (fsk or lora); BLE connections are not modelled yet",
         )
+        down = self.downlink_link
+        down_mtu = int(getattr(self, down).mtu_bytes) if down else 0
         _require(
-            not self.downlink.enabled or self.downlink.payload_bytes <= self.mtu_bytes,
+            not self.downlink.enabled or self.downlink.payload_bytes <= down_mtu,
             "downlink.payload_bytes",
-            f"{self.downlink.payload_bytes} B is over the {self.link} MTU of {self.mtu_bytes} B",
+            f"{self.downlink.payload_bytes} B is over the {down} MTU of {down_mtu} B",
         )
         for key in ("acked", "lbt"):
             _require(
-                not (self.link == "ble" and getattr(self, key)),
+                not (self.links == ("ble",) and getattr(self, key)),
                 key,
                 "is for fsk and lora links; BLE advertising has neither ACKs nor LBT",
             )
@@ -431,6 +465,35 @@ class EndpointConfig:
     def radio_name(self) -> str:
         """The energy profile in use (``radio``, with auto resolved by link)."""
         return DEFAULT_RADIO[self.link] if self.radio == "auto" else self.radio
+
+    @property
+    def links(self) -> tuple[str, ...]:
+        """Every link the endpoint can send on (the mask, or just ``link``)."""
+        return self.link_mask or (self.link,)
+
+    @property
+    def label(self) -> str:
+        """``link``, or the mask joined with ``+`` (``ble+lora``)."""
+        return "+".join(self.link_mask) if self.link_mask else self.link
+
+    @property
+    def downlink_link(self) -> str | None:
+        """The link downlinks arrive on: fsk windows when the endpoint has FSK, else lora."""
+        for link in ("fsk", "lora"):
+            if link in self.links:
+                return link
+        return None
+
+    def radio_for(self, link: str) -> str:
+        """The energy profile of the radio sending on ``link``."""
+        return self.radio_name if link == self.link else DEFAULT_RADIO[link]
+
+    def tx_power_for(self, link: str) -> float:
+        """Transmit power on ``link``: ``tx_power_dbm``, capped at that radio's maximum on the
+        links of a mask other than the primary one."""
+        if link == self.link:
+            return self.tx_power_dbm
+        return min(self.tx_power_dbm, RADIO_PROFILES[self.radio_for(link)].max_tx_power_dbm)
 
     @property
     def mtu_bytes(self) -> int:
@@ -704,7 +767,7 @@ class SimConfig:
         for c in self.endpoint_classes:
             slots = c.fsk_link.rx_window_interval_s / slot_s
             _require(
-                c.link != "fsk" or abs(slots - round(slots)) <= 1e-6 * slots,
+                "fsk" not in c.links or abs(slots - round(slots)) <= 1e-6 * slots,
                 "endpoint_class",
                 f"class {c.name}: fsk_link.rx_window_interval_s = "
                 f"{c.fsk_link.rx_window_interval_s:g} s is not a whole number of slots "
@@ -727,5 +790,5 @@ class SimConfig:
 
     @property
     def links_in_use(self) -> tuple[str, ...]:
-        used = {c.link for c in self.endpoint_classes}
+        used = {link for c in self.endpoint_classes for link in c.links}
         return tuple(link for link in LINKS if link in used)

@@ -254,7 +254,7 @@ def _send_downlink(
     channel = int(net.downlinks.rng.integers(phy.channels))
     airtime_s = phy.airtime_s(payload_bytes)
     ledger.wake(node)
-    ledger.switch(node, RX, env.now)
+    ledger.switch(node, RX + phy.state_offset, env.now)
     medium.set_listening(phy.link, node, True)
     ledger.switch(bridge, TX, env.now)
     frame = medium.start(
@@ -278,7 +278,7 @@ def _send_downlink_ack(
     cfg = phy.config
     channel = int(net.downlinks.rng.integers(phy.channels))
     airtime_s = phy.airtime_s(cfg.ack_payload_bytes)
-    ledger.switch(node, TX, env.now)
+    ledger.switch(node, TX + phy.state_offset, env.now)
     ack = medium.start(
         node, phy.link, channel, phy.variant, phy.sensitivity_dbm, env.now, airtime_s, -1
     )

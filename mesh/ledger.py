@@ -7,6 +7,11 @@ is accounted per state, not only during transmission. The durations of one node 
 length by construction of a single timeline per node, which the tests check together with the
 closed-form transmit time (airtime x transmissions).
 
+An endpoint with two radio chips (a link mask spanning BLE and sub-GHz) has one timeline all the
+same: its MAC sends one frame at a time. The active states of its second chip are kept apart
+(``IDLE2``, ``RX2``, ``TX2`` = the first chip's state + :data:`SECOND_CHIP`) so that each is
+charged at its own chip's current; SLEEP means both chips sleep.
+
 Leaves out: state transition energy other than the configured MCU wake-up cost.
 """
 
@@ -16,6 +21,9 @@ import numpy as np
 
 SLEEP, IDLE, RX, TX = 0, 1, 2, 3
 STATE_NAMES: tuple[str, ...] = ("sleep", "idle", "rx", "tx")
+#: Offset of the second chip's active states (IDLE2 = 4, RX2 = 5, TX2 = 6).
+SECOND_CHIP = 3
+N_STATES = 7
 
 
 class StateLedger:
@@ -26,7 +34,7 @@ class StateLedger:
         n = int(initial_states.size)
         self._state: list[int] = [int(s) for s in initial_states]
         self._since: list[float] = [0.0] * n
-        self._durations: list[list[float]] = [[0.0, 0.0, 0.0, 0.0] for _ in range(n)]
+        self._durations: list[list[float]] = [[0.0] * N_STATES for _ in range(n)]
         self.wakes: list[int] = [0] * n
 
     def switch(self, node: int, state: int, t: float) -> None:
@@ -43,7 +51,8 @@ class StateLedger:
         self.wakes[node] += 1
 
     def close(self, t: float) -> np.ndarray:
-        """End every timeline at ``t`` and return durations, shape (n, 4), seconds."""
+        """End every timeline at ``t`` and return durations, shape (n, 7), seconds: SLEEP, then
+        IDLE, RX, TX of the first chip, then those of the second."""
         for node in range(len(self._state)):
             self.switch(node, self._state[node], t)
-        return np.array(self._durations, dtype=np.float64).reshape(len(self._state), 4)
+        return np.array(self._durations, dtype=np.float64).reshape(len(self._state), N_STATES)

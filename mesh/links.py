@@ -24,6 +24,7 @@ import numpy as np
 
 from mesh.config import EndpointConfig, MediumConfig
 from radios import ble, fsk, lora
+from radios.energy import RadioEnergyProfile
 
 BAND: dict[str, str] = {"ble": "2.4GHz", "fsk": "900MHz", "lora": "900MHz"}
 BANDS: tuple[str, ...] = ("900MHz", "2.4GHz")
@@ -47,6 +48,8 @@ class ClassPhy:
     sensitivity_dbm: float
     config: EndpointConfig
     overhead_bytes: int = 0  # security overhead on air per frame (``[privacy]``)
+    tx_power_dbm: float = 14.0
+    state_offset: int = 0  # ledger state offset of the radio chip sending on this link
 
     listens: bool = field(init=False)
     """Whether the endpoint opens receive windows that follow its uplinks (downlinks enabled, or
@@ -55,7 +58,7 @@ class ClassPhy:
     def __post_init__(self) -> None:
         cfg = self.config
         lora_windows = self.link == "lora" and cfg.lora_link.rx_windows > 0
-        object.__setattr__(self, "listens", cfg.downlink.enabled or lora_windows)
+        object.__setattr__(self, "listens", lora_windows or cfg.downlink.enabled)
 
     def airtime_s(self, payload_bytes: int) -> float:
         """On-air time of one frame carrying ``payload_bytes`` of application data (plus the
@@ -64,38 +67,45 @@ class ClassPhy:
         return float(params.airtime_s(payload_bytes + self.overhead_bytes))
 
 
-def class_phy(cfg: EndpointConfig, overhead_bytes: int = 0) -> ClassPhy:
-    """The PHY of one class; ``overhead_bytes`` of every frame are security overhead, so the
-    application payload one frame carries (``mtu_bytes``) is that much smaller."""
-    if cfg.link == "lora":
-        return ClassPhy(
-            "lora",
-            cfg.lora.sf - 5,
-            cfg.lora.channels,
-            cfg.lora.mtu_bytes - overhead_bytes,
-            cfg.lora.sensitivity_dbm(),
-            cfg,
-            overhead_bytes,
-        )
-    if cfg.link == "fsk":
-        return ClassPhy(
-            "fsk",
-            0,
-            cfg.fsk.channels,
-            cfg.fsk.mtu_bytes - overhead_bytes,
-            float(cfg.fsk.sensitivity_dbm),
-            cfg,
-            overhead_bytes,
-        )
+def class_phy(
+    cfg: EndpointConfig, overhead_bytes: int = 0, link: str | None = None, state_offset: int = 0
+) -> ClassPhy:
+    """The PHY one class sends with on ``link`` (default: its primary link).
+    ``overhead_bytes`` of every frame are security overhead, so the application payload one
+    frame carries (``mtu_bytes``) is that much smaller. ``state_offset`` selects the ledger
+    states of the radio chip doing it (``mesh.ledger``: 0 for the class's main chip)."""
+    link = cfg.link if link is None else link
+    if link == "lora":
+        variant, channels = cfg.lora.sf - 5, cfg.lora.channels
+        mtu, sensitivity = cfg.lora.mtu_bytes, cfg.lora.sensitivity_dbm()
+    elif link == "fsk":
+        variant, channels = 0, cfg.fsk.channels
+        mtu, sensitivity = cfg.fsk.mtu_bytes, float(cfg.fsk.sensitivity_dbm)
+    else:
+        variant, channels = 0, len(ble.ADV_CHANNELS)
+        mtu, sensitivity = cfg.ble.mtu_bytes, cfg.ble.sensitivity_dbm()
     return ClassPhy(
-        "ble",
-        0,
-        len(ble.ADV_CHANNELS),
-        cfg.ble.mtu_bytes - overhead_bytes,
-        cfg.ble.sensitivity_dbm(),
+        link,
+        variant,
+        channels,
+        mtu - overhead_bytes,
+        sensitivity,
         cfg,
         overhead_bytes,
+        cfg.tx_power_for(link),
+        state_offset,
     )
+
+
+def packet_energy_j(phy: ClassPhy, profile: RadioEnergyProfile, voltage_v: float) -> float:
+    """Transmit energy of one application packet on ``phy`` (every frame and, on BLE, every
+    advertising PDU): the ranking behind ``link_policy = "lowest_energy"``."""
+    cfg = phy.config
+    frames = max(1, -(-cfg.payload_bytes // max(phy.mtu_bytes, 1)))
+    size = min(cfg.payload_bytes, phy.mtu_bytes)
+    pdus = 3 * cfg.ble.adv_events if phy.link == "ble" else 1
+    airtime_s = phy.airtime_s(size) * frames * pdus
+    return airtime_s * profile.tx_current_at(phy.tx_power_dbm) * voltage_v
 
 
 def sir_thresholds_db(
@@ -105,7 +115,7 @@ def sir_thresholds_db(
     if link == "lora":
         return np.array(lora.rejection_matrix(medium.lora_rejection), dtype=np.float64)
     if link == "fsk":
-        values = [c.fsk.co_channel_rejection_db for c in classes if c.link == "fsk"]
+        values = [c.fsk.co_channel_rejection_db for c in classes if "fsk" in c.links]
         return np.array([[max(values, default=fsk.FskParams().co_channel_rejection_db)]])
     return np.array([[ble.CO_CHANNEL_REJECTION_DB]])
 

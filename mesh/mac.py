@@ -22,9 +22,15 @@ one BLE event, and SLEEP otherwise. One MCU wake-up is charged per frame (BLE: p
 LBT, per channel assessment, the frame that follows a clear one sharing its wake-up) and per ACK
 receive window.
 
-Leaves out: Sidewalk's FSK slot grid and beacons, LoRa receive windows for downlinks, BLE
-connections (a later issue), LBT during the sense window itself (the channel is assessed at the end
-of the window).
+- Link mask: an endpoint with several links picks one per packet (``Network.choose_link``): the
+  first reachable link in its policy's order (BLE and LoRa: some bridge can decode it; FSK: in
+  beacon sync), else the last one. The chosen link is recorded per packet.
+
+FSK frames wait for beacon sync (``mesh.fsksync``); receive windows and downlinks are
+``mesh.downlink``'s.
+
+Leaves out: BLE connections, LBT during the sense window itself (the channel is assessed at the
+end of the window).
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from mesh.ledger import IDLE, RX, SLEEP, TX
-from mesh.records import CHANNEL_BUSY, DELIVERED, NO_SYNC, OVER_MTU
+from mesh.records import CHANNEL_BUSY, DELIVERED, LINK_CODE, NO_SYNC, OVER_MTU
 from radios.ble import ADV_DELAY_MAX_S
 
 if TYPE_CHECKING:
@@ -57,28 +63,36 @@ def fragment_sizes(payload_bytes: int, mtu_bytes: int, oversize: str) -> list[in
 def endpoint_process(
     net: Network,
     node: int,
-    phy: ClassPhy,
+    phys: list[ClassPhy],
     times_s: list[float],
     first_packet: int,
     channel_u: list[float],
 ) -> Process:
-    """All packets of one endpoint, one after the other."""
+    """All packets of one endpoint, one after the other. ``phys``: the links it can send on,
+    in order of preference (one, or a link mask ordered by its policy)."""
     env = net.env
     records = net.records
-    cfg = phy.config
-    frames = fragment_sizes(cfg.payload_bytes, phy.mtu_bytes, cfg.oversize)
-    airtimes = [phy.airtime_s(size) for size in frames] if frames is not None else []
-    send = _advertise if phy.link == "ble" else _send_aloha
-    fragmented = frames is not None and len(frames) > 1
+    plans = []
+    for phy in phys:
+        cfg = phy.config
+        frames = fragment_sizes(cfg.payload_bytes, phy.mtu_bytes, cfg.oversize)
+        airtimes = [phy.airtime_s(size) for size in frames] if frames is not None else []
+        send = _advertise if phy.link == "ble" else _send_aloha
+        plans.append((phy, frames, airtimes, send))
+    choose = len(phys) > 1
+    phy, frames, airtimes, send = plans[0]
     for k, t_gen in enumerate(times_s):
         packet = first_packet + k
         if env.now < t_gen:
             yield env.timeout(t_gen - env.now)
+        if choose:
+            phy, frames, airtimes, send = plans[net.choose_link(node, phys)]
+            records.link[packet] = LINK_CODE[phy.link]
         if frames is None:
             records.drop(packet, OVER_MTU)
             continue
         first_channel = int(channel_u[k] * phy.channels)
-        if fragmented:
+        if len(frames) > 1:
             records.fragments[packet] = len(frames)
             for fragment, airtime_s in enumerate(airtimes):
                 yield from send(
@@ -121,7 +135,7 @@ def _send_aloha(
             clear = False
             for lbt_try in range(cfg.lbt_max_attempts):
                 ledger.wake(node)  # this wake-up also serves the frame sent right after
-                ledger.switch(node, RX, env.now)
+                ledger.switch(node, RX + phy.state_offset, env.now)
                 yield env.timeout(cfg.lbt_sense_s)
                 ledger.switch(node, SLEEP, env.now)
                 if not net.channel_busy(node, phy.link, channel, cfg.lbt_threshold_dbm):
@@ -134,7 +148,7 @@ def _send_aloha(
                 continue
         else:
             ledger.wake(node)
-        ledger.switch(node, TX, env.now)
+        ledger.switch(node, TX + phy.state_offset, env.now)
         tx = medium.start(
             node, phy.link, channel, phy.variant, phy.sensitivity_dbm, env.now, airtime_s, packet
         )
@@ -168,7 +182,7 @@ def _receive_ack(
     env, ledger, medium = net.env, net.ledger, net.medium
     cfg = phy.config
     ledger.wake(node)  # the endpoint slept since its uplink
-    ledger.switch(node, RX, env.now)
+    ledger.switch(node, RX + phy.state_offset, env.now)
     if bridge < 0 or medium.transmitting(phy.link, bridge):
         yield env.timeout(cfg.ack_window_s)
         ledger.switch(node, SLEEP, env.now)
@@ -206,7 +220,7 @@ def _advertise(
     for event in range(ble.adv_events):
         ledger.wake(node)
         for channel in range(3):
-            ledger.switch(node, TX, env.now)
+            ledger.switch(node, TX + phy.state_offset, env.now)
             tx = medium.start(
                 node, "ble", channel, 0, phy.sensitivity_dbm, env.now, airtime_s, packet
             )
@@ -218,7 +232,7 @@ def _advertise(
                 records.note_attempt(packet, fate)
             records.frame_done(packet, env.now - airtime_s, env.now, net.server.complete[packet])
             if channel < 2:
-                ledger.switch(node, IDLE, env.now)
+                ledger.switch(node, IDLE + phy.state_offset, env.now)
                 yield env.timeout(gap_s)
         ledger.switch(node, SLEEP, env.now)
         if event + 1 < ble.adv_events:

@@ -59,6 +59,10 @@ RX_TO_FATE = np.array(
 )
 
 
+#: Link codes of ``PacketRecords.link`` (index into ``mesh.config.LINKS``).
+LINK_CODE: dict[str, int] = {"ble": 0, "fsk": 1, "lora": 2}
+
+
 class PacketRecords:
     """One row per generated application packet, allocated once for the whole run."""
 
@@ -72,6 +76,7 @@ class PacketRecords:
         self.transmissions = np.zeros(n, dtype=np.int32)
         self.fragments = np.ones(n, dtype=np.int32)
         self.copies = np.zeros(n, dtype=np.int32)  # server receptions including duplicates
+        self.link = np.zeros(n, dtype=np.int8)  # link the packet was sent on (LINK_CODE)
         # latency split: first frame's start, and the frame that completed the packet at the
         # network server (its start and end); NaN until known
         self.first_start_s = np.full(n, np.nan)

@@ -30,11 +30,12 @@ from mesh.downlink import (
 )
 from mesh.forwarding import FORWARDERS, Forwarder, Observations, best_decoder, decoders
 from mesh.fsksync import FskSync, draw_sync
-from mesh.ledger import RX, SLEEP, StateLedger
+from mesh.ledger import RX, SECOND_CHIP, SLEEP, StateLedger
 from mesh.links import (
     FREQUENCY_HZ,
     ClassPhy,
     class_phy,
+    packet_energy_j,
     sir_thresholds_db,
     sir_weights,
 )
@@ -43,7 +44,7 @@ from mesh.medium import CACHE_FLOATS, LinkMedium, Medium, ScanSchedule, Transmis
 from mesh.neighbours import NeighbourTable, build_table
 from mesh.pathgain import PathGain
 from mesh.privacy import LinkabilityResult, linkability
-from mesh.records import PacketRecords
+from mesh.records import LINK_CODE, PacketRecords
 from mesh.server import NetworkServer
 from mesh.traffic import build_schedule
 from radios.energy import BATTERIES, NRF52840_MCU, RADIO_PROFILES
@@ -65,7 +66,8 @@ class SimResult:
     topology: Topology
     class_of_node: np.ndarray  # endpoint class index per node, -1 for bridges
     records: PacketRecords
-    state_durations_s: np.ndarray  # (n_nodes, 4): sleep, idle, rx, tx
+    state_durations_s: np.ndarray  # (n_nodes, 4): sleep, idle, rx, tx (both chips together)
+    chip_durations_s: np.ndarray  # (n_nodes, 7): sleep, then idle/rx/tx of each chip
     charge_c: np.ndarray  # (n_nodes, 5): sleep, idle, rx, tx, mcu (coulombs; bridges 0)
     battery_voltage_v: np.ndarray  # per node (NaN for bridges)
     battery_capacity_c: np.ndarray  # per node (NaN for bridges)
@@ -134,6 +136,7 @@ class Network:
         self.fsk_sync = fsk_sync
         self.limits = limits
         self.backhaul_overhead_bytes = backhaul_overhead_bytes
+        self._reach: dict[str, list[bool]] = {}
 
     def uplink_heard(self, node: int, phy: ClassPhy, tx: Transmission, delivered: bool) -> None:
         """After an uplink frame of an endpoint that listens: restart its LoRa windows and, when
@@ -145,6 +148,31 @@ class Network:
             dl.lora_uplink(node, self.env.now)
         if delivered and cfg.downlink.enabled:
             dl.heard(node, tx)
+
+    def choose_link(self, node: int, phys: list[ClassPhy]) -> int:
+        """Index in ``phys`` (the endpoint's links in order of preference) of the first link
+        reachable now: BLE and LoRa when some bridge can decode the endpoint (static), FSK when
+        in beacon sync. None reachable: the last one."""
+        for index, phy in enumerate(phys):
+            if phy.link == "fsk":
+                sync = self.fsk_sync
+                if sync is not None and sync.synced_from_s(node, self.env.now) == self.env.now:
+                    return index
+            elif self.reaches(phy.link)[node]:
+                return index
+        return len(phys) - 1
+
+    def reaches(self, link: str) -> list[bool]:
+        """Per node: can some bridge decode its frames on ``link`` (from the neighbour table)."""
+        reach = self._reach.get(link)
+        if reach is None:
+            table = self.medium.links[link].table
+            n = self.is_bridge.size
+            owner = np.repeat(np.arange(n), np.diff(table.indptr))
+            mask = np.zeros(n, dtype=bool)
+            mask[owner[self.is_bridge[table.index]]] = True
+            reach = self._reach[link] = mask.tolist()
+        return reach
 
     def downlink_route(self, node: int, route: str) -> int:
         """The bridge the network server sends ``node``'s downlink through, among those that
@@ -223,7 +251,7 @@ def _link_medium(
     config: SimConfig,
     is_bridge: np.ndarray,
     class_of_node: np.ndarray,
-    phys: list[ClassPhy],
+    link_phys: list[dict[str, ClassPhy]],
     path_gain: PathGain,
     scan_phase: np.ndarray | None,
 ) -> LinkMedium:
@@ -233,16 +261,16 @@ def _link_medium(
     listeners are the bridges listening on it (and its endpoints, for ACKs and downlinks)."""
     classes = config.endpoint_classes
     n = class_of_node.size
-    link_classes = [i for i, c in enumerate(classes) if c.link == link]
+    link_classes = [i for i, c in enumerate(classes) if link in c.links]
     on_link = np.isin(class_of_node, link_classes)
     bridge_on_link = is_bridge & (link in config.bridge.links)
     acked = link in talks_back_links(config)
     power = np.full(n, -np.inf)
     threshold = np.full(n, np.inf)
     for i in link_classes:
-        power[class_of_node == i] = classes[i].tx_power_dbm
-        threshold[class_of_node == i] = phys[i].sensitivity_dbm
-    lowest_sensitivity = min(phys[i].sensitivity_dbm for i in link_classes)
+        power[class_of_node == i] = link_phys[i][link].tx_power_dbm
+        threshold[class_of_node == i] = link_phys[i][link].sensitivity_dbm
+    lowest_sensitivity = min(link_phys[i][link].sensitivity_dbm for i in link_classes)
     power[bridge_on_link] = config.bridge.tx_power_dbm(link)
     threshold[bridge_on_link] = lowest_sensitivity
     transmitters = np.flatnonzero(on_link | (bridge_on_link & acked))
@@ -272,16 +300,54 @@ def _link_medium(
     )
 
 
+def class_phys(config: SimConfig) -> list[dict[str, ClassPhy]]:
+    """Per endpoint class, the PHY of each link it can send on. Links served by a chip other
+    than the class's main one (BLE on the nRF52840 beside an SX1262) use the second chip's
+    ledger states."""
+    out: list[dict[str, ClassPhy]] = []
+    overhead = config.privacy.encryption_overhead_bytes
+    for cls in config.endpoint_classes:
+        main = cls.radio_name
+        out.append(
+            {
+                link: class_phy(
+                    cls, overhead, link, 0 if cls.radio_for(link) == main else SECOND_CHIP
+                )
+                for link in cls.links
+            }
+        )
+    return out
+
+
+def preferred_order(cls: EndpointConfig, phys: dict[str, ClassPhy]) -> list[ClassPhy]:
+    """The class's links in the order its policy tries them: by transmit energy per packet
+    (``lowest_energy``; ties keep the mask order) or in the mask's order (``ordered``)."""
+    ordered = [phys[link] for link in cls.links]
+    if cls.link_policy == "ordered" or len(ordered) == 1:
+        return ordered
+    voltage_v = BATTERIES[cls.battery].voltage_v
+    return sorted(
+        ordered,
+        key=lambda phy: packet_energy_j(phy, RADIO_PROFILES[cls.radio_for(phy.link)], voltage_v),
+    )
+
+
 def talks_back_links(config: SimConfig) -> frozenset[str]:
     """Links on which bridges send frames to endpoints (uplink ACKs or downlinks)."""
-    return frozenset(c.link for c in config.endpoint_classes if c.acked or c.downlink.enabled)
+    links: set[str] = set()
+    for c in config.endpoint_classes:
+        if c.acked:
+            links.update(link for link in c.links if link != "ble")
+        if c.downlink.enabled and c.downlink_link is not None:
+            links.add(c.downlink_link)
+    return frozenset(links)
 
 
 def _fsk_sync(
     config: SimConfig,
     is_bridge: np.ndarray,
     class_of_node: np.ndarray,
-    phys: list[ClassPhy],
+    link_phys: list[dict[str, ClassPhy]],
     path_gain: PathGain,
     uplink_table: NeighbourTable,
     rng: np.random.Generator,
@@ -299,11 +365,11 @@ def _fsk_sync(
     sensitivity = np.full(n, np.inf)
     arrays = {key: np.zeros(n) for key in ("interval", "window", "miss", "loss", "scan", "listen")}
     for index, cls in enumerate(classes):
-        if cls.link != "fsk":
+        if "fsk" not in cls.links:
             continue
         nodes = class_of_node == index
         fsk_endpoint |= nodes
-        sensitivity[nodes] = phys[index].sensitivity_dbm
+        sensitivity[nodes] = link_phys[index]["fsk"].sensitivity_dbm
         link = cls.fsk_link
         arrays["interval"][nodes] = link.rx_window_interval_s
         arrays["window"][nodes] = link.rx_window_s
@@ -320,7 +386,8 @@ def _fsk_sync(
     if beaconing.size and endpoints.size:
         power_e = np.zeros(n)
         for index, cls in enumerate(classes):
-            power_e[class_of_node == index] = cls.tx_power_dbm
+            if "fsk" in cls.links:
+                power_e[class_of_node == index] = cls.tx_power_for("fsk")
         owner = np.repeat(np.arange(n), np.diff(uplink_table.indptr))
         beacon_dbm = uplink_table.rssi_dbm + (bridge.fsk_tx_power_dbm - power_e[owner])
         heard = is_bridge[uplink_table.index] & (beacon_dbm >= sensitivity[owner])
@@ -366,7 +433,9 @@ def simulate(
     is_bridge = topo.roles == ROLE_BRIDGE
     bridges = topo.bridge_ids
     class_of_node = assign_classes(topo, classes, ctx.rng("classes"))
-    phys = [class_phy(c, config.privacy.encryption_overhead_bytes) for c in classes]
+    link_phys = class_phys(config)
+    phys = [link_phys[i][c.link] for i, c in enumerate(classes)]
+    preference = [preferred_order(c, link_phys[i]) for i, c in enumerate(classes)]
     shadow_key = int(ctx.rng("shadowing").integers(0, 2**63 - 1))
     path_gain = PathGain(
         topo.positions_m, topo.indoor, config.propagation, config.walls.wall_loss_db, shadow_key
@@ -380,7 +449,7 @@ def simulate(
         scan_phase = ctx.rng("scanner").uniform(0.0, 3 * config.bridge.scan_interval_s, size=n)
     for link in links:
         link_media[link] = _link_medium(
-            link, config, is_bridge, class_of_node, phys, path_gain, scan_phase
+            link, config, is_bridge, class_of_node, link_phys, path_gain, scan_phase
         )
         listeners = link_media[link].listeners
         assert listeners is not None
@@ -392,6 +461,8 @@ def simulate(
     schedule = build_schedule(classes, class_of_node, duration_s, ctx.rng("traffic"))
     channel_u = ctx.rng("mac").random(schedule.n_packets)
     records = PacketRecords(schedule.endpoint, schedule.times_s)
+    primary_code = np.array([LINK_CODE[c.link] for c in classes], dtype=np.int8)
+    records.link[:] = primary_code[class_of_node[schedule.endpoint]]
     server = NetworkServer(records)
     backhaul = Backhaul(
         ctx.env, n, bridges, config.bridge, 2 * duration_s + 3600.0, ctx.rng("backhaul")
@@ -426,7 +497,7 @@ def simulate(
             config,
             is_bridge,
             class_of_node,
-            phys,
+            link_phys,
             path_gain,
             link_media["fsk"].table,
             ctx.rng("fsk_sync"),
@@ -464,16 +535,18 @@ def simulate(
         a, b = indptr[node], indptr[node + 1]
         if a == b:
             continue
-        phy = phys[class_of_node[node]]
         endpoints_running.append(
-            ctx.env.process(endpoint_process(net, node, phy, times[a:b], a, u[a:b]))
+            ctx.env.process(
+                endpoint_process(net, node, preference[class_of_node[node]], times[a:b], a, u[a:b])
+            )
         )
 
     dl_times_list = dl_times.tolist()
     dl_bounds = dl_indptr.tolist()
     for node in np.flatnonzero(np.diff(dl_indptr)).tolist():
         a, b = dl_bounds[node], dl_bounds[node + 1]
-        phy = phys[class_of_node[node]]
+        cls_index = class_of_node[node]
+        phy = link_phys[cls_index][str(classes[cls_index].downlink_link)]
         endpoints_running.append(
             ctx.env.process(downlink_process(net, node, phy, a, dl_times_list[a:b]))
         )
@@ -497,18 +570,21 @@ def simulate(
 
     limits.flush()
     durations = ledger.close(horizon_s)
-    _charge_windows(config, class_of_node, phys, net, durations, ledger.wakes, horizon_s)
+    _charge_windows(config, class_of_node, link_phys, net, durations, ledger.wakes, horizon_s)
     charge, voltage, capacity_c, leakage_a = _charge(
         config, topo, class_of_node, durations, ledger.wakes
     )
-    area = _area_coverage(config, topo, phys)
+    area = _area_coverage(config, topo, link_phys)
     area_link = _area_link(config, class_of_node)
     return SimResult(
         config=config,
         topology=topo,
         class_of_node=class_of_node,
         records=records,
-        state_durations_s=durations,
+        state_durations_s=np.column_stack(
+            (durations[:, SLEEP], durations[:, 1:4] + durations[:, 4:7])
+        ),
+        chip_durations_s=durations,
         charge_c=charge,
         battery_voltage_v=voltage,
         battery_capacity_c=capacity_c,
@@ -541,7 +617,7 @@ def _linkability(
 def _charge_windows(
     config: SimConfig,
     class_of_node: np.ndarray,
-    phys: list[ClassPhy],
+    link_phys: list[dict[str, ClassPhy]],
     net: Network,
     durations: np.ndarray,
     wakes: list[int],
@@ -565,7 +641,7 @@ def _charge_windows(
         spacing = np.ones(n)
         window = np.zeros(n)
         for index, cls in enumerate(config.endpoint_classes):
-            if cls.link != "lora":
+            if "lora" not in cls.links:
                 continue
             nodes = class_of_node == index
             count[nodes] = cls.lora_link.rx_windows
@@ -576,9 +652,14 @@ def _charge_windows(
         )
         rx_s += lora_rx
         extra_wakes += lora_wakes
+    rx_state = np.full(n, RX)  # the sub-GHz chip's RX state of each node
+    for index, phys in enumerate(link_phys):
+        sub_ghz = [phy for link, phy in phys.items() if link != "ble"]
+        if sub_ghz:
+            rx_state[class_of_node == index] = RX + sub_ghz[0].state_offset
     take = np.minimum(rx_s, durations[:, SLEEP])
     durations[:, SLEEP] -= take
-    durations[:, RX] += take
+    durations[np.arange(n), rx_state] += take
     for node in np.flatnonzero(extra_wakes).tolist():
         wakes[node] += int(extra_wakes[node])
 
@@ -601,16 +682,19 @@ def _charge(
     mcu = NRF52840_MCU
     for index, cls in enumerate(config.endpoint_classes):
         nodes = class_of_node == index
-        radio = RADIO_PROFILES[cls.radio_name]
-        currents = np.array(
-            [
-                radio.sleep_current_a,
-                radio.idle_current_a,
-                radio.rx_current_a,
-                radio.tx_current_at(cls.tx_power_dbm),
-            ]
-        )
-        charge[nodes, :4] = durations[nodes] * currents
+        d = durations[nodes]
+        # each chip sleeps whenever it is not active; its active states at its own currents
+        chips = [(cls.radio_name, cls.tx_power_dbm, d[:, 1:4])]
+        others = [link for link in cls.links if cls.radio_for(link) != cls.radio_name]
+        if others:
+            chips.append((cls.radio_for(others[0]), cls.tx_power_for(others[0]), d[:, 4:7]))
+        for name, tx_power_dbm, active in chips:
+            radio = RADIO_PROFILES[name]
+            currents = np.array(
+                [radio.idle_current_a, radio.rx_current_a, radio.tx_current_at(tx_power_dbm)]
+            )
+            charge[nodes, 0] += (horizon_s[nodes] - active.sum(axis=1)) * radio.sleep_current_a
+            charge[nodes, 1:4] += active * currents
         charge[nodes, 4] = (
             mcu.sleep_current_a * horizon_s[nodes]
             + wake_count[nodes] * mcu.active_current_a * mcu.wake_time_s
@@ -622,7 +706,9 @@ def _charge(
     return charge, voltage, capacity, leakage
 
 
-def _area_coverage(config: SimConfig, topo: Topology, phys: list[ClassPhy]) -> dict[str, float]:
+def _area_coverage(
+    config: SimConfig, topo: Topology, link_phys: list[dict[str, ClassPhy]]
+) -> dict[str, float]:
     metrics = config.metrics
     probes = probe_grid(
         topo.width_m, topo.height_m, metrics.area_probe_spacing_m, metrics.area_margin_m
@@ -633,9 +719,9 @@ def _area_coverage(config: SimConfig, topo: Topology, phys: list[ClassPhy]) -> d
         if link not in config.bridge.links or len(probes) == 0:
             result[link] = 0.0
             continue
-        index = next(i for i, c in enumerate(config.endpoint_classes) if c.link == link)
-        phy = phys[index]
-        budget = config.endpoint_classes[index].tx_power_dbm - phy.sensitivity_dbm
+        index = next(i for i, c in enumerate(config.endpoint_classes) if link in c.links)
+        phy = link_phys[index][link]
+        budget = phy.tx_power_dbm - phy.sensitivity_dbm
         ok = covered(
             probes,
             topo.positions_m[bridges],
