@@ -272,7 +272,8 @@ class EndpointConfig:
         default=(),
         metadata=doc(
             'links the endpoint has radios for (Sidewalk SDK link mask), e.g. ["ble", '
-            '"lora"]; each packet picks one by link_policy; empty: only link'
+            '"lora"]; each packet picks one by link_policy; links other than link send at '
+            "tx_power_dbm capped at their radio's maximum; empty: only link"
         ),
     )
     link_policy: str = field(
