@@ -297,7 +297,10 @@ class BridgeLimits:
         queue_limit_bytes: float,
         allowance_bytes: float,
         period_s: float,
+        rows: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
     ) -> None:
+        """``rows``: per link, the neighbour table's (indptr, index), so that a frame decoded by
+        its transmitter's whole row is counted as one number (see :meth:`forward`)."""
         self.rate_bps = float(rate_bps)  # 0: unlimited
         self.queue_limit_bytes = float(queue_limit_bytes) if rate_bps else math.inf
         self.allowance = (
@@ -311,7 +314,10 @@ class BridgeLimits:
         self.dropped_allowance = np.zeros(n_nodes, dtype=np.int64)
         self.downlink_bytes = np.zeros(n_nodes, dtype=np.int64)
         self._allowance = allowance_bytes if allowance_bytes else math.inf
-        self._max_used = 0
+        self._s_per_byte = 8 / rate_bps if rate_bps else 0.0
+        # bytes every account may still send before the next count: allowance - (largest usage
+        # at the last count) - (bytes sent since); inf without an allowance
+        self._budget = self._allowance
         self._period = 0
         self._period_start_s = 0.0
         self._period_end_s = self.allowance.period_s if self.allowance is not None else math.inf
@@ -322,41 +328,82 @@ class BridgeLimits:
         self._pending: dict[int, list[np.ndarray]] = {}  # copy size -> decoder arrays
         self._pending_frames = 0
         self._pending_t_s = 0.0
-        self._pending_bytes = 0
         self._pending_downlinks: list[tuple[int, int]] = []
+        owned = account_of_bridge[account_of_bridge >= 0]
+        # most bridges one account owns: the most copies of one frame it can be charged for
+        self._per_account = int(np.bincount(owned).max()) if owned.size else 1
+        self._rows = rows or {}
+        self._row_length = {
+            link: np.diff(indptr).tolist() for link, (indptr, _) in self._rows.items()
+        }
+        # frames whose copies went to the transmitter's whole table row: (link, size) -> count
+        # per transmitter, turned into per-bridge counts through the table at the next count
+        self._full_rows: dict[tuple[str, int], list[int]] = {}
+        self._n = self.copies_forwarded.size
 
     def service_s(self, size_bytes: int) -> float:
         """Time one copy of ``size_bytes`` takes to leave a bridge (0: unlimited rate)."""
         return size_bytes * 8 / self.rate_bps if self.rate_bps else 0.0
 
-    def forward(self, bridges: np.ndarray, t_s: float, size_bytes: int) -> np.ndarray | None:
+    def forward(
+        self,
+        bridges: np.ndarray,
+        t_s: float,
+        size_bytes: int,
+        row_of: int = -1,
+        link: str = "",
+    ) -> np.ndarray | None:
         """Copies of one frame at ``t_s`` from the distinct ``bridges``: None when every copy is
         kept and leaves at ``t_s + service_s(size)``, else the departure per bridge (NaN:
-        dropped by the allowance or the queue limit)."""
-        k = int(bridges.size)
+        dropped by the allowance or the queue limit). ``row_of``: the transmitter, when
+        ``bridges`` is its whole row of ``link``'s table (the copies are then counted per
+        transmitter and spread over the row later, not copy by copy).
+
+        The allowance bound needs no per-copy count either: one frame adds at most
+        ``min(copies, largest number of bridges of one account)`` copies to any account."""
+        k = bridges.size
+        cost = size_bytes * (k if k < self._per_account else self._per_account)
+        recent = self._recent
+        while recent and recent[0][0] <= t_s:
+            recent.popleft()
+        if (
+            not recent
+            and cost <= self._budget
+            and t_s < self._period_end_s
+            and size_bytes <= self.queue_limit_bytes
+        ):  # the common case: nobody busy, no account near its allowance
+            self._budget -= cost
+            self._pending_t_s = t_s
+            if row_of >= 0 and k == self._row_length[link][row_of]:
+                counts = self._full_rows.get((link, size_bytes))
+                if counts is None:
+                    counts = self._full_rows[(link, size_bytes)] = [0] * self._n
+                counts[row_of] += 1
+            else:
+                pending = self._pending.get(size_bytes)
+                if pending is None:
+                    pending = self._pending[size_bytes] = []
+                pending.append(bridges)
+                self._pending_frames += 1
+                if self._pending_frames >= FLUSH_FRAMES:
+                    self.flush()
+            if self.rate_bps:
+                recent.append((t_s + size_bytes * self._s_per_byte, bridges, None))
+            return None
         allowance_ok = True
         if self.allowance is not None:
             self._new_period(t_s)
-            if self._max_used + self._pending_bytes + size_bytes * k > self._allowance:
+            if cost > self._budget:
                 self.flush()  # count what is pending: the bound gets tight again
-                allowance_ok = self._max_used + size_bytes * k <= self._allowance
-        busy = None
-        if self.rate_bps:
-            recent = self._recent
-            while recent and recent[0][0] <= t_s:
-                recent.popleft()
-            if recent:
-                busy = self._busy_s(bridges, t_s)
-        service_s = self.service_s(size_bytes)
+                allowance_ok = cost <= self._budget
+        busy = self._busy_s(bridges, t_s) if recent else None
         if allowance_ok and busy is None and size_bytes <= self.queue_limit_bytes:
+            self._budget -= cost
+            self._pending_t_s = t_s
             self._pending.setdefault(size_bytes, []).append(bridges)
             self._pending_frames += 1
-            self._pending_t_s = t_s
-            self._pending_bytes += size_bytes * k
             if self.rate_bps:
-                self._recent.append((t_s + service_s, bridges, None))
-            if self._pending_frames >= FLUSH_FRAMES:
-                self.flush()
+                recent.append((t_s + size_bytes * self._s_per_byte, bridges, None))
             return None
         return self._exact(bridges, t_s, size_bytes, busy, allowance_ok)
 
@@ -406,14 +453,14 @@ class BridgeLimits:
         self.queueing_delay_s[sent] += start_s[kept] - t_s
         if charged:
             assert allowance is not None
-            self._max_used = int(allowance._used.max(initial=0))
+            self._budget = self._allowance - int(allowance._used.max(initial=0))
             self.copies_forwarded[sent] += 1
             self.bytes_forwarded[sent] += size_bytes
         else:  # counted (and charged) with the pending copies
             self._pending.setdefault(size_bytes, []).append(sent)
             self._pending_frames += 1
             self._pending_t_s = t_s
-            self._pending_bytes += size_bytes * int(sent.size)
+            self._budget -= size_bytes * int(sent.size)
         if self.rate_bps and sent.size:
             self._recent.append((float(departure[kept].max()), sent, departure[kept]))
         return departure
@@ -427,7 +474,7 @@ class BridgeLimits:
         self._period = period
         self._period_start_s = period * self.allowance.period_s
         self._period_end_s = (period + 1) * self.allowance.period_s
-        self._max_used = 0
+        self._budget = self._allowance
 
     def charge_downlink(self, bridge: int, t_s: float, size_bytes: int) -> bool:
         """A downlink of ``size_bytes`` reaches ``bridge`` from the server: charge the account
@@ -436,14 +483,14 @@ class BridgeLimits:
         if self.allowance is None:
             return True
         self._new_period(t_s)
-        if self._max_used + self._pending_bytes + size_bytes <= self._allowance:
+        if size_bytes <= self._budget:
             self._pending_downlinks.append((bridge, size_bytes))
             self._pending_t_s = t_s
-            self._pending_bytes += size_bytes
+            self._budget -= size_bytes
             return True
         self.flush()
         ok = bool(self.allowance.charge(np.array([bridge]), t_s, size_bytes)[0])
-        self._max_used = int(self.allowance._used.max(initial=0))
+        self._budget = self._allowance - int(self.allowance._used.max(initial=0))
         if not ok:
             self.downlink_bytes[bridge] -= size_bytes
         return ok
@@ -458,11 +505,17 @@ class BridgeLimits:
                 bytes_ = np.bincount(down[:, 0], weights=down[:, 1], minlength=n)
                 self.allowance.book(copies, bytes_, self._pending_t_s)
             self._pending_downlinks.clear()
-        if self._pending:
+        if self._pending or self._full_rows:
             copies = np.zeros(n, dtype=np.int64)
             bytes_ = np.zeros(n, dtype=np.int64)
             for size, arrays in self._pending.items():
                 count = np.bincount(np.concatenate(arrays), minlength=n)
+                copies += count
+                bytes_ += size * count
+            for (link, size), per_tx in self._full_rows.items():
+                indptr, index = self._rows[link]
+                frames = np.repeat(np.asarray(per_tx, dtype=np.int64), np.diff(indptr))
+                count = np.bincount(index, weights=frames, minlength=n).astype(np.int64)
                 copies += count
                 bytes_ += size * count
             self.copies_forwarded += copies
@@ -470,7 +523,7 @@ class BridgeLimits:
             if self.allowance is not None:
                 self.allowance.book(copies, bytes_, self._pending_t_s)
             self._pending.clear()
+            self._full_rows.clear()
             self._pending_frames = 0
         if self.allowance is not None:
-            self._max_used = int(self.allowance._used.max(initial=0))
-        self._pending_bytes = 0
+            self._budget = self._allowance - int(self.allowance._used.max(initial=0))

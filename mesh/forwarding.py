@@ -101,7 +101,7 @@ class DirectForwarder:
         if tx.link in self._bridge_only and tx.clean:  # the common case: every listener decoded
             if rx.size == 0:
                 return NOT_LISTENING if tx.link in self._unheard else BELOW_SENSITIVITY
-            return self._forward(tx, fragment, rx, rx.size, t, size_bytes)
+            return self._forward(tx, fragment, rx, rx.size, t, size_bytes, whole_row=True)
         outcome = np.zeros(rx.size, dtype=np.int8) if tx.clean else tx.outcome
         if tx.link not in self._bridge_only:
             mask = self._is_bridge[rx]
@@ -122,7 +122,9 @@ class DirectForwarder:
         n_decoded: int,
         t: float,
         size_bytes: int,
+        whole_row: bool = False,
     ) -> int:
+        """``whole_row``: ``decoders`` is the transmitter's whole neighbour-table row."""
         if self._observations is not None:
             self._observations.observe(tx.node, decoders, t)
         backhaul = self._backhaul
@@ -133,13 +135,16 @@ class DirectForwarder:
             self._server.receive(tx.packet, fragment, copies, t, backhaul.draw())
             return DELIVERED
         if backhaul.n_down:
-            decoders = decoders[~backhaul.down[decoders]]
-            if decoders.size == 0:
-                return BACKHAUL_DOWN
+            down = backhaul.down[decoders]
+            if down.any():
+                whole_row = False
+                decoders = decoders[~down]
+                if decoders.size == 0:
+                    return BACKHAUL_DOWN
         size = size_bytes + self._overhead
-        departure = self._limits.forward(decoders, t, size)
+        departure = self._limits.forward(decoders, t, size, tx.node if whole_row else -1, tx.link)
         if departure is None:  # every copy leaves together, after its service time
-            sent_s = t + self._limits.service_s(size)
+            sent_s = t + size * self._limits._s_per_byte
             self._server.receive(tx.packet, fragment, int(decoders.size), sent_s, backhaul.draw())
             return DELIVERED
         kept = departure[~np.isnan(departure)]

@@ -478,6 +478,7 @@ def simulate(
         bcfg.backhaul_queue_bytes or np.inf,
         bcfg.monthly_allowance_bytes,
         bcfg.allowance_period_s,
+        {link: (lm.table.indptr, lm.table.index) for link, lm in link_media.items()},
     )
     observations = Observations() if config.privacy.observe else None
     forwarder = FORWARDERS["direct"](
