@@ -153,13 +153,22 @@ def lora_listening(
     horizon (per-node ``count``, ``spacing_s``, ``window_s``)."""
     rx_s = np.zeros(n_nodes)
     wakes = np.zeros(n_nodes, dtype=np.int64)
-    for node, ends in ends_s.items():
-        e = np.asarray(ends)
-        limit = np.minimum(np.append(e[1:], math.inf), horizon_s)
-        windows = np.clip(np.ceil((limit - e) / spacing_s[node]) - 1, 0, count[node])
-        total = max(int(windows.sum()) - int(used_windows[node]), 0)
-        rx_s[node] = total * window_s[node]
-        wakes[node] = total
+    if not ends_s:
+        return rx_s, wakes
+    nodes = np.fromiter(ends_s.keys(), dtype=np.int64, count=len(ends_s))
+    lengths = np.fromiter((len(v) for v in ends_s.values()), dtype=np.int64, count=nodes.size)
+    owner = np.repeat(nodes, lengths)
+    end = np.concatenate([np.asarray(v, dtype=np.float64) for v in ends_s.values()])
+    following = np.append(end[1:], math.inf)
+    last = np.cumsum(lengths) - 1  # each node's last uplink: its windows run to the horizon
+    following[last] = math.inf
+    limit = np.minimum(following, horizon_s)
+    windows = np.clip(np.ceil((limit - end) / spacing_s[owner]) - 1, 0, count[owner])
+    total = np.bincount(owner, weights=windows, minlength=n_nodes).astype(np.int64)
+    total = np.maximum(total - used_windows, 0)
+    total[~np.isin(np.arange(n_nodes), nodes)] = 0
+    rx_s[:] = total * window_s
+    wakes[:] = total
     return rx_s, wakes
 
 
