@@ -296,7 +296,10 @@ class EndpointConfig:
     payload_bytes: int = field(default=19, metadata=doc("application payload per packet", "B"))
     oversize: str = field(
         default="reject",
-        metadata=doc("payload over the link MTU: reject (drop as over_mtu) or fragment"),
+        metadata=doc(
+            "payload over the link MTU: reject (drop as over_mtu), fragment, or connect (BLE: "
+            "advertise, then send it over a BLE connection; other links fragment)"
+        ),
     )
     tx_power_dbm: float = field(default=14.0, metadata=doc("transmit power", "dBm"))
     battery: str = field(
@@ -377,9 +380,9 @@ class EndpointConfig:
             f"must be in 0..65535, got {self.payload_bytes}",
         )
         _require(
-            self.oversize in ("reject", "fragment"),
+            self.oversize in ("reject", "fragment", "connect"),
             "oversize",
-            f"must be reject or fragment; got {self.oversize!r}",
+            f"must be reject, fragment or connect; got {self.oversize!r}",
         )
         _require(
             -30 <= self.tx_power_dbm <= 30,
@@ -460,6 +463,8 @@ class EndpointConfig:
         mtu = self.mtu_bytes
         if self.payload_bytes <= mtu or self.oversize == "reject":
             return 1
+        if self.oversize == "connect" and self.link == "ble":
+            return 1  # one transfer over a connection
         return -(-self.payload_bytes // mtu)
 
     @property

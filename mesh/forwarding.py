@@ -42,6 +42,17 @@ class Forwarder(Protocol):
         reason of this attempt."""
         ...
 
+    def forward_copy(
+        self, bridge: int, node: int, packet: int, fragment: int, t: float, size_bytes: int
+    ) -> int:
+        """``bridge`` holds a fragment it received outside the medium's frames (a BLE
+        connection): forward it; return DELIVERED or the drop reason."""
+        ...
+
+    def missed_reason(self, tx: Transmission) -> int:
+        """Why no bridge decoded ``tx`` (a drop reason code)."""
+        ...
+
 
 class Observations:
     """Who heard whom when: (endpoint, bridge, time) of every decoded uplink frame, kept as the
@@ -101,7 +112,9 @@ class DirectForwarder:
         if tx.link in self._bridge_only and tx.clean:  # the common case: every listener decoded
             if rx.size == 0:
                 return NOT_LISTENING if tx.link in self._unheard else BELOW_SENSITIVITY
-            return self._forward(tx, fragment, rx, rx.size, t, size_bytes, whole_row=True)
+            return self._forward(
+                tx.node, tx.packet, tx.link, fragment, rx, t, size_bytes, whole_row=True
+            )
         outcome = np.zeros(rx.size, dtype=np.int8) if tx.clean else tx.outcome
         if tx.link not in self._bridge_only:
             mask = self._is_bridge[rx]
@@ -109,30 +122,43 @@ class DirectForwarder:
         if outcome.size == 0:
             return NOT_LISTENING if tx.link in self._unheard else BELOW_SENSITIVITY
         decoded = outcome == RX_OK
-        n_decoded = int(np.count_nonzero(decoded))
-        if n_decoded:
-            return self._forward(tx, fragment, rx[decoded], n_decoded, t, size_bytes)
+        if decoded.any():
+            return self._forward(tx.node, tx.packet, tx.link, fragment, rx[decoded], t, size_bytes)
         return int(RX_TO_FATE[outcome].max())
+
+    def missed_reason(self, tx: Transmission) -> int:
+        rx = tx.rx
+        outcome = np.zeros(rx.size, dtype=np.int8) if tx.clean else tx.outcome
+        mask = self._is_bridge[rx]
+        if not mask.any():
+            return NOT_LISTENING if tx.link in self._unheard else BELOW_SENSITIVITY
+        return int(RX_TO_FATE[outcome[mask]].max())
+
+    def forward_copy(
+        self, bridge: int, node: int, packet: int, fragment: int, t: float, size_bytes: int
+    ) -> int:
+        return self._forward(node, packet, "ble", fragment, np.array([bridge]), t, size_bytes)
 
     def _forward(
         self,
-        tx: Transmission,
+        node: int,
+        packet: int,
+        link: str,
         fragment: int,
         decoders: np.ndarray,
-        n_decoded: int,
         t: float,
         size_bytes: int,
         whole_row: bool = False,
     ) -> int:
         """``whole_row``: ``decoders`` is the transmitter's whole neighbour-table row."""
         if self._observations is not None:
-            self._observations.observe(tx.node, decoders, t)
+            self._observations.observe(node, decoders, t)
         backhaul = self._backhaul
         if self._limits is None:
-            copies = backhaul.copies_up(decoders, n_decoded)
+            copies = backhaul.copies_up(decoders, decoders.size)
             if copies == 0:
                 return BACKHAUL_DOWN
-            self._server.receive(tx.packet, fragment, copies, t, backhaul.draw())
+            self._server.receive(packet, fragment, copies, t, backhaul.draw())
             return DELIVERED
         if backhaul.n_down:
             down = backhaul.down[decoders]
@@ -142,21 +168,19 @@ class DirectForwarder:
                 if decoders.size == 0:
                     return BACKHAUL_DOWN
         size = size_bytes + self._overhead
-        departure = self._limits.forward(decoders, t, size, tx.node if whole_row else -1, tx.link)
+        departure = self._limits.forward(decoders, t, size, node if whole_row else -1, link)
         if departure is None:  # every copy leaves together, after its service time
             sent_s = t + size * self._limits._s_per_byte
-            self._server.receive(tx.packet, fragment, int(decoders.size), sent_s, backhaul.draw())
+            self._server.receive(packet, fragment, int(decoders.size), sent_s, backhaul.draw())
             return DELIVERED
         kept = departure[~np.isnan(departure)]
         if kept.size == 0:
             return BACKHAUL_LIMIT
         if np.all(kept == kept[0]):
-            self._server.receive(
-                tx.packet, fragment, int(kept.size), float(kept[0]), backhaul.draw()
-            )
+            self._server.receive(packet, fragment, int(kept.size), float(kept[0]), backhaul.draw())
         else:  # copies queued for different times: the first arrival, from one draw per copy
             arrival_s = float(np.min(kept + backhaul.latencies_s(kept.size)))
-            self._server.receive(tx.packet, fragment, int(kept.size), arrival_s, math.nan)
+            self._server.receive(packet, fragment, int(kept.size), arrival_s, math.nan)
         return DELIVERED
 
 

@@ -39,9 +39,18 @@ import math
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
+from mesh.forwarding import best_decoder
 from mesh.ledger import IDLE, RX, SLEEP, TX
-from mesh.records import CHANNEL_BUSY, DELIVERED, LINK_CODE, NO_SYNC, OVER_MTU
-from radios.ble import ADV_DELAY_MAX_S
+from mesh.records import (
+    CHANNEL_BUSY,
+    CONNECTION_LOST,
+    DELIVERED,
+    LINK_CODE,
+    NO_SYNC,
+    OVER_MTU,
+)
+from radios.ble import ADV_DELAY_MAX_S, CONNECT_IND_PAYLOAD_BYTES, T_IFS_S, BleParams
+from radios.ble import airtime_s as ble_airtime_s
 
 if TYPE_CHECKING:
     from mesh.links import ClassPhy
@@ -55,7 +64,7 @@ def fragment_sizes(payload_bytes: int, mtu_bytes: int, oversize: str) -> list[in
     if payload_bytes <= mtu_bytes:
         return [payload_bytes]
     if oversize == "reject" or mtu_bytes <= 0:
-        return None
+        return None  # ("connect" is the BLE caller's; other links fragment)
     full, rest = divmod(payload_bytes, mtu_bytes)
     return [mtu_bytes] * full + ([rest] if rest else [])
 
@@ -72,9 +81,12 @@ def endpoint_process(
     in order of preference (one, or a link mask ordered by its policy)."""
     env = net.env
     records = net.records
-    plans = []
+    plans: list[tuple[ClassPhy, list[int] | None, list[float], Any]] = []
     for phy in phys:
         cfg = phy.config
+        if phy.link == "ble" and cfg.oversize == "connect" and cfg.payload_bytes > phy.mtu_bytes:
+            plans.append((phy, [cfg.payload_bytes], [0.0], _connect_transfer))
+            continue
         frames = fragment_sizes(cfg.payload_bytes, phy.mtu_bytes, cfg.oversize)
         airtimes = [phy.airtime_s(size) for size in frames] if frames is not None else []
         send = _advertise if phy.link == "ble" else _send_aloha
@@ -217,6 +229,7 @@ def _advertise(
     ble = phy.config.ble
     gap_s = ble.adv_pdu_gap_s
     event_s = 3 * airtime_s + 2 * gap_s
+    start_s = env.now
     for event in range(ble.adv_events):
         ledger.wake(node)
         for channel in range(3):
@@ -237,4 +250,120 @@ def _advertise(
         ledger.switch(node, SLEEP, env.now)
         if event + 1 < ble.adv_events:
             delay_s = net.mac_rng.uniform(0.0, ADV_DELAY_MAX_S)
-            yield env.timeout(max(0.0, ble.adv_interval_s + delay_s - event_s))
+            interval_s = ble.adv_interval_at_s(env.now - event_s - start_s)
+            yield env.timeout(max(0.0, interval_s + delay_s - event_s))
+
+
+def _connect_transfer(
+    net: Network,
+    node: int,
+    phy: ClassPhy,
+    packet: int,
+    fragment: int,
+    size_bytes: int,
+    airtime_s: float,
+    first_channel: int,
+) -> Process:
+    """A packet larger than one advertisement, sent over a BLE connection.
+
+    The endpoint advertises (connectable, no application data) as in :func:`_advertise`; the
+    strongest bridge that decodes one of its PDUs answers with CONNECT_IND ``T_IFS`` later. The
+    first connection event follows 1.25 ms after it (transmitWindowDelay, window offset 0), then
+    one every ``conn_interval_s``: the bridge (central) sends an empty PDU, the endpoint answers
+    ``T_IFS`` later with the next ``data_length_bytes`` of the packet. A PDU is lost with
+    ``conn_event_loss_probability`` and resent in the next event; a connection with no successful
+    event for ``supervision_timeout_s`` is lost (the packet with it). When the bridge holds the
+    whole packet it forwards it; one more event carries the acknowledgement and LL_TERMINATE.
+
+    Source: Bluetooth Core Spec v5.3 Vol 6 Part B 4.5 (connection events, supervision timeout),
+    2.3.3.1 (CONNECT_IND), 2.4 (data PDUs, Data Length Extension); Sidewalk: 247-byte data
+    length, 20-75 ms interval, 4 s supervision timeout. Data channels are not simulated on the
+    medium (37 hopping channels; their collisions are left out), nor is the bridge's scanner
+    pausing during its connection events.
+    """
+    env, ledger, medium, records = net.env, net.ledger, net.medium, net.records
+    ble = phy.config.ble
+    off = phy.state_offset
+    adv_s = phy.airtime_s(0)  # connectable advertising PDU without application data
+    gap_s = ble.adv_pdu_gap_s
+    event_s = 3 * adv_s + 2 * gap_s
+    start_s = env.now
+    bridge = -1
+    for event in range(ble.adv_events):
+        ledger.wake(node)
+        for channel in range(3):
+            ledger.switch(node, TX + off, env.now)
+            tx = medium.start(node, "ble", channel, 0, phy.sensitivity_dbm, env.now, adv_s, packet)
+            records.transmissions[packet] += 1
+            yield env.timeout(adv_s)
+            medium.end(tx)
+            bridge = best_decoder(tx, net.is_bridge)
+            if bridge >= 0:
+                break
+            records.note_attempt(packet, net.forwarder.missed_reason(tx))
+            if channel < 2:
+                ledger.switch(node, IDLE + off, env.now)
+                yield env.timeout(gap_s)
+        if bridge >= 0:
+            break
+        ledger.switch(node, SLEEP, env.now)
+        if event + 1 < ble.adv_events:
+            delay_s = net.mac_rng.uniform(0.0, ADV_DELAY_MAX_S)
+            interval_s = ble.adv_interval_at_s(env.now - event_s - start_s)
+            yield env.timeout(max(0.0, interval_s + delay_s - event_s))
+    if bridge < 0:
+        ledger.switch(node, SLEEP, env.now)
+        return
+    # CONNECT_IND from the bridge, T_IFS after the advertising PDU
+    ledger.switch(node, RX + off, env.now)
+    yield env.timeout(T_IFS_S + _connect_ind_s(ble))
+    ledger.switch(node, SLEEP, env.now)
+    yield env.timeout(CONNECT_DELAY_S)
+    sizes = [ble.data_length_bytes] * (size_bytes // ble.data_length_bytes)
+    if size_bytes % ble.data_length_bytes:
+        sizes.append(size_bytes % ble.data_length_bytes)
+    empty_s = ble.data_pdu_airtime_s(0)
+    transfer_start_s = env.now
+    last_ok_s = env.now
+    sent = 0
+    while True:
+        anchor_s = env.now
+        ledger.wake(node)
+        ledger.switch(node, RX + off, env.now)  # the central's PDU (ack of the previous one)
+        yield env.timeout(empty_s)
+        ledger.switch(node, IDLE + off, env.now)
+        yield env.timeout(T_IFS_S)
+        done = sent == len(sizes)
+        pdu_s = empty_s if done else ble.data_pdu_airtime_s(sizes[sent])
+        ledger.switch(node, TX + off, env.now)  # data, or LL_TERMINATE once all is acknowledged
+        yield env.timeout(pdu_s)
+        ledger.switch(node, SLEEP, env.now)
+        if done:
+            return
+        records.transmissions[packet] += 1
+        p_loss = ble.conn_event_loss_probability
+        if p_loss and net.mac_rng.random() < p_loss:
+            if env.now - last_ok_s >= ble.supervision_timeout_s:
+                records.note_attempt(packet, CONNECTION_LOST)
+                return
+        else:
+            sent += 1
+            last_ok_s = env.now
+            if sent == len(sizes):  # the bridge holds the whole packet: it forwards it
+                fate = net.forwarder.forward_copy(
+                    bridge, node, packet, fragment, env.now, size_bytes
+                )
+                if fate != DELIVERED:
+                    records.note_attempt(packet, fate)
+                records.frame_done(packet, transfer_start_s, env.now, net.server.complete[packet])
+        yield env.timeout(max(0.0, anchor_s + ble.conn_interval_s - env.now))
+
+
+#: transmitWindowDelay between CONNECT_IND and the first connection event (Core Spec Vol 6 Part
+#: B 4.5.3, legacy advertising), with transmitWindowOffset 0 (ASSUMPTION).
+CONNECT_DELAY_S = 0.00125
+
+
+def _connect_ind_s(ble: BleParams) -> float:
+    """Airtime of the CONNECT_IND PDU (on the advertising channel)."""
+    return ble_airtime_s(CONNECT_IND_PAYLOAD_BYTES, ble.phy)

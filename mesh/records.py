@@ -34,12 +34,14 @@ DROP_REASONS: tuple[str, ...] = (
     "half_duplex",
     "receiver_busy",
     "collision",
+    "connection_lost",
     "backhaul_down",
     "backhaul_limit",
 )
 FATE_NAMES: tuple[str, ...] = ("delivered", *DROP_REASONS)
 OVER_MTU = FATE_NAMES.index("over_mtu")
 NO_SYNC = FATE_NAMES.index("no_sync")
+CONNECTION_LOST = FATE_NAMES.index("connection_lost")
 CHANNEL_BUSY = FATE_NAMES.index("channel_busy")
 BELOW_SENSITIVITY = FATE_NAMES.index("below_sensitivity")
 NOT_LISTENING = FATE_NAMES.index("not_listening")

@@ -45,7 +45,9 @@ __all__ = [
     "ADV_CHANNELS",
     "ADV_CHANNEL_FREQUENCY_HZ",
     "ADV_DELAY_MAX_S",
+    "CONNECT_IND_PAYLOAD_BYTES",
     "CO_CHANNEL_REJECTION_DB",
+    "DATA_PDU_OVERHEAD_BYTES",
     "FREQUENCY_HZ",
     "PHYS",
     "SENSITIVITY_DBM",
@@ -105,6 +107,18 @@ _CODED_US_PER_BIT: Mapping[str, float] = MappingProxyType({"coded_s2": 2.0, "cod
 _LEGACY_ADV_INTERVAL_MIN_S: float = 0.020
 _LEGACY_ADV_INTERVAL_MAX_S: float = 10.24
 """advInterval range for legacy advertising (Core Spec Vol 6 Part B section 4.4.2.2.1)."""
+_CONN_INTERVAL_MIN_S: float = 0.0075  # Core Spec Vol 6 Part B 4.5.1: 7.5 ms .. 4 s
+_CONN_INTERVAL_MAX_S: float = 4.0
+_SUPERVISION_TIMEOUT_MIN_S: float = 0.1  # Core Spec Vol 6 Part B 4.5.2: 100 ms .. 32 s
+_SUPERVISION_TIMEOUT_MAX_S: float = 32.0
+#: LL data PDU payload bytes besides application data: the L2CAP header (4). ASSUMPTION: no
+#: link-layer MIC (Sidewalk encrypts in its own layers), so 247 application bytes fill the
+#: 251-byte maximum LL payload.
+DATA_PDU_OVERHEAD_BYTES: int = 4
+#: CONNECT_IND payload: InitA 6 + AdvA 6 + LLData 22 (Core Spec Vol 6 Part B 2.3.3.1).
+CONNECT_IND_PAYLOAD_BYTES: int = 34
+#: Largest LL data PDU payload with the Data Length Extension (Core Spec Vol 6 Part B 2.4).
+_MAX_LL_DATA_BYTES: int = 251
 
 
 def _check_phy(phy: str) -> None:
@@ -198,6 +212,50 @@ class BleParams:
             "unit": "bytes",
         },
     )
+    slow_adv_interval_s: float = field(
+        default=1.0,
+        metadata={
+            "doc": "Advertising interval after fast_adv_duration_s (Sidewalk: 1 s)",
+            "unit": "s",
+        },
+    )
+    fast_adv_duration_s: float = field(
+        default=30.0,
+        metadata={
+            "doc": "Fast advertising (adv_interval_s) lasts this long after advertising starts "
+            "(Sidewalk: 30 s)",
+            "unit": "s",
+        },
+    )
+    conn_interval_s: float = field(
+        default=0.03,
+        metadata={
+            "doc": "Connection interval of connection-based transfers (Sidewalk: 20-75 ms)",
+            "unit": "s",
+        },
+    )
+    data_length_bytes: int = field(
+        default=247,
+        metadata={
+            "doc": "Application bytes per LL data PDU (Sidewalk: 247-byte data length)",
+            "unit": "bytes",
+        },
+    )
+    supervision_timeout_s: float = field(
+        default=4.0,
+        metadata={
+            "doc": "A connection with no successful event for this long is lost (Sidewalk: 4 s)",
+            "unit": "s",
+        },
+    )
+    conn_event_loss_probability: float = field(
+        default=0.0,
+        metadata={
+            "doc": "Chance a connection event's data PDU is lost (data channels are not "
+            "simulated on the medium; ASSUMPTION: 0)",
+            "unit": "",
+        },
+    )
 
     def __post_init__(self) -> None:
         _check_phy(self.phy)
@@ -229,6 +287,30 @@ class BleParams:
                 "mtu_bytes + pdu_overhead_bytes must be <= 255 (PDU payload length field), "
                 f"got {self.mtu_bytes} + {self.pdu_overhead_bytes}"
             )
+        for name, low, high in (
+            ("slow_adv_interval_s", _LEGACY_ADV_INTERVAL_MIN_S, _LEGACY_ADV_INTERVAL_MAX_S),
+            ("conn_interval_s", _CONN_INTERVAL_MIN_S, _CONN_INTERVAL_MAX_S),
+            ("supervision_timeout_s", _SUPERVISION_TIMEOUT_MIN_S, _SUPERVISION_TIMEOUT_MAX_S),
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"{name} must be a number, got {value!r}")
+            if not low <= value <= high:
+                raise ValueError(f"{name} must be in {low}..{high} s (Core Spec), got {value}")
+        if not (math.isfinite(self.fast_adv_duration_s) and self.fast_adv_duration_s >= 0):
+            raise ValueError(f"fast_adv_duration_s must be >= 0, got {self.fast_adv_duration_s}")
+        length = self.data_length_bytes
+        limit = _MAX_LL_DATA_BYTES - DATA_PDU_OVERHEAD_BYTES
+        if isinstance(length, bool) or not isinstance(length, int) or not 1 <= length <= limit:
+            raise ValueError(f"data_length_bytes must be an integer in 1..{limit}, got {length!r}")
+        if self.supervision_timeout_s <= 2 * self.conn_interval_s:
+            raise ValueError(
+                "supervision_timeout_s must be longer than two connection intervals "
+                "(Core Spec Vol 6 Part B 4.5.2)"
+            )
+        p = self.conn_event_loss_probability
+        if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p < 1:
+            raise ValueError(f"conn_event_loss_probability must be in [0, 1), got {p!r}")
 
     def airtime_s(self, payload_bytes: int) -> float:
         """On-air time of one advertising PDU carrying ``payload_bytes`` of application data.
@@ -252,3 +334,15 @@ class BleParams:
     def sensitivity_dbm(self) -> float:
         """Receiver sensitivity for this PHY in dBm."""
         return sensitivity_dbm(self.phy)
+
+    def adv_interval_at_s(self, since_start_s: float) -> float:
+        """Advertising interval ``since_start_s`` after advertising started: fast, then slow."""
+        if since_start_s < self.fast_adv_duration_s:
+            return self.adv_interval_s
+        return self.slow_adv_interval_s
+
+    def data_pdu_airtime_s(self, payload_bytes: int) -> float:
+        """On-air time of one LL data PDU carrying ``payload_bytes`` of application data
+        (0: an empty PDU, which carries no L2CAP header or MIC)."""
+        overhead = DATA_PDU_OVERHEAD_BYTES if payload_bytes else 0
+        return airtime_s(payload_bytes + overhead, self.phy)
