@@ -227,32 +227,43 @@ def format_summary(result: RunResult) -> str:
         f"  bridge load: mean {_num(br['load_bps_mean'], '.1f', unit=' b/s')}, max "
         f"{_num(br['load_bps_max'], '.1f', unit=' b/s')} of "
         f"{_num(br['rate_cap_bps'], '.0f', 1e-3, ' kb/s')}; queueing mean "
-        f"{_num(br['queueing_delay_mean_s'], '.2f', 1e3, ' ms')}; dropped by queue "
-        f"{br['dropped_queue']}, by allowance {br['dropped_allowance']}"
+        f"{_num(br['queueing_delay_mean_s'], '.2f', 1e3, ' ms')}"
     )
+    if br["dropped_queue"] or br["dropped_allowance"]:
+        lines.append(
+            f"  bridge drops: {br['dropped_queue']} copies by queue limits, "
+            f"{br['dropped_allowance']} by data allowances"
+        )
     pv = s["privacy"]
     if pv is not None:
         rotation = pv["rotation_period_s"]
         lines.append(
             f"  privacy: IDs rotate {_num(rotation, '.0f', unit=' s') if rotation else 'never'}; "
-            f"a bridge owner links an endpoint's frames for "
+            f"a bridge owner links an endpoint for "
             f"{_num(pv['mean_linkable_s'], '.0f', unit=' s')} on average "
             f"(longest {_num(pv['max_linkable_s'], '.0f', unit=' s')})"
         )
     lines.append("")
     lines.append(
-        f"  {'link':<6}{'endpoints':>10}{'PDR':>9}{'covered':>9}{'area':>8}{'p95 lat':>10}"
-        f"{'DL ratio':>10}{'DL p95':>10}{'life':>9}"
+        f"  {'class':<14}{'links':<10}{'endpoints':>9}{'PDR':>8}{'covered':>9}{'p95 lat':>9}"
+        f"{'DL ratio':>10}{'DL p95':>9}{'life':>8}"
     )
-    for link, entry in s["by_link"].items():
+    for name, entry in s["by_class"].items():
         down = entry["downlinks"]
         lines.append(
-            f"  {link:<6}{entry['endpoints']:>10}{_num(entry['pdr'], '.1%'):>9}"
-            f"{_num(entry['endpoint_coverage'], '.1%'):>9}{_num(entry['area_coverage'], '.0%'):>8}"
-            f"{_num(entry['latency_s']['p95'], '.2f', unit=' s'):>10}"
+            f"  {name[:13]:<14}{entry['link']:<10}{entry['endpoints']:>9}"
+            f"{_num(entry['pdr'], '.1%'):>8}{_num(entry['endpoint_coverage'], '.1%'):>9}"
+            f"{_num(entry['latency_s']['p95'], '.2f', unit=' s'):>9}"
             f"{_num(down['delivery_ratio'], '.1%'):>10}"
-            f"{_num(down['latency_s']['p95'], '.2f', unit=' s'):>10}"
-            f"{_num(entry['battery_life_days_median'], '.0f', unit=' d'):>9}"
+            f"{_num(down['latency_s']['p95'], '.2f', unit=' s'):>9}"
+            f"{_num(entry['battery_life_days_median'], '.0f', unit=' d'):>8}"
+        )
+    lines.append("")
+    for link, entry in s["by_link"].items():
+        lines.append(
+            f"  on {link:<5} {entry['generated']:>7} packets, PDR {_num(entry['pdr'], '.1%')}, "
+            f"p95 latency {_num(entry['latency_s']['p95'], '.2f', unit=' s')}, "
+            f"area coverage {_num(entry['area_coverage'], '.0%')}"
         )
     return "\n".join(lines)
 

@@ -291,7 +291,11 @@ def summarize(sim: SimResult) -> dict[str, Any]:
             "server_copies": int(records.copies.sum()),
             "ack_frames": sim.ack_frames,
         },
-        "downlinks": {**_downlinks(sim, None), "frames": sim.downlink_frames},
+        "downlinks": {
+            **_downlinks(sim, None),
+            "frames": sim.downlink_frames,
+            "keepalive_frames": sim.keepalive_frames,
+        },
         "bridges": _bridges(sim),
         "privacy": (
             None

@@ -243,6 +243,33 @@ class LoraLinkConfig:
         default=8,
         metadata=doc("receiver on-time of one empty window, in LoRa symbols (ASSUMPTION)"),
     )
+    periodic_listen_s: float = field(
+        default=0.0,
+        metadata=doc(
+            "periodic-listen mode: also a receive window this often, kept reachable by "
+            "keep-alives (0: off, windows only after uplinks)",
+            "s",
+        ),
+    )
+    keepalive_interval_s: float = field(
+        default=120.0,
+        metadata=doc(
+            "periodic-listen mode: a keep-alive frame after this long without an uplink "
+            "(ASSUMPTION)",
+            "s",
+        ),
+    )
+    keepalive_bytes: int = field(
+        default=1, metadata=doc("keep-alive payload on air (ASSUMPTION)", "B")
+    )
+    forget_after_s: float = field(
+        default=300.0,
+        metadata=doc(
+            "periodic-listen mode: bridges forget an endpoint silent this long, and downlinks "
+            "wait for its next uplink (Sidewalk: 5 minutes)",
+            "s",
+        ),
+    )
 
     def __post_init__(self) -> None:
         _require(
@@ -256,6 +283,15 @@ class LoraLinkConfig:
             f"must be > 0, got {self.rx_window_spacing_s}",
         )
         _require(1 <= self.rx_window_symbols <= 1024, "rx_window_symbols", "must be in 1..1024")
+        for key in ("periodic_listen_s", "keepalive_interval_s", "forget_after_s"):
+            value = getattr(self, key)
+            _require(math.isfinite(value) and value >= 0, key, f"must be >= 0, got {value}")
+        _require(
+            not self.periodic_listen_s or 0 < self.keepalive_interval_s < self.forget_after_s,
+            "keepalive_interval_s",
+            "must be > 0 and shorter than forget_after_s, or the bridge forgets the endpoint",
+        )
+        _require(0 <= self.keepalive_bytes <= 255, "keepalive_bytes", "must be in 0..255")
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,8 @@ class Downlinks:
         self._env = env
         self.rng = rng
         self.last_heard: dict[int, Transmission] = {}
+        self.last_heard_s: dict[int, float] = {}
+        self.periodic_offset_s = np.zeros(n_nodes)  # phase of periodic-listen windows
         self._heard: dict[int, simpy.Event] = {}
         self.lora_last_end_s = [-math.inf] * n_nodes
         self.lora_ends_s: dict[int, list[float]] = {}
@@ -116,6 +118,7 @@ class Downlinks:
     def heard(self, node: int, tx: Transmission) -> None:
         """The network server got uplink ``tx`` of ``node``: routes follow its decoders."""
         self.last_heard[node] = tx
+        self.last_heard_s[node] = self._env.now
         event = self._heard.pop(node, None)
         if event is not None:
             event.succeed()
@@ -132,11 +135,19 @@ class Downlinks:
         self.lora_last_end_s[node] = end_s
         self.lora_ends_s.setdefault(node, []).append(end_s)
 
-    def lora_next_window_s(self, node: int, t: float, count: int, spacing_s: float) -> float:
-        """The first of the windows after the last uplink at or after ``t`` (inf: none left)."""
+    def lora_next_window_s(
+        self, node: int, t: float, count: int, spacing_s: float, periodic_s: float = 0.0
+    ) -> float:
+        """The first window at or after ``t``: of those after the last uplink, or (periodic-listen
+        mode) of the periodic grid; inf: none left until the next uplink."""
         end = self.lora_last_end_s[node]
         k = max(1, math.ceil((t - end) / spacing_s - 1e-12))
-        return end + k * spacing_s if k <= count else math.inf
+        after_uplink = end + k * spacing_s if k <= count else math.inf
+        if not periodic_s:
+            return after_uplink
+        offset = float(self.periodic_offset_s[node])
+        grid = offset + max(0.0, math.ceil((t - offset) / periodic_s - 1e-12)) * periodic_s
+        return min(after_uplink, grid)
 
 
 def lora_listening(
@@ -198,7 +209,7 @@ def downlink_process(
                 records.fate[d] = DL_EXPIRED if deadline <= end_s else DL_UNFINISHED
                 break
             if bridge < 0:
-                route = net.downlink_route(node, dcfg.route)
+                route = net.downlink_route(node, dcfg.route, _forget_after_s(phy))
                 if route < 0:
                     yield dl.next_uplink(node) | env.timeout(limit - env.now)
                     continue
@@ -242,6 +253,46 @@ def downlink_process(
                 break
 
 
+def _forget_after_s(phy: ClassPhy) -> float:
+    """How long bridges remember an endpoint that went silent (periodic-listen mode only)."""
+    lora = phy.config.lora_link
+    return lora.forget_after_s if phy.link == "lora" and lora.periodic_listen_s else math.inf
+
+
+def keepalive_process(net: Network, node: int, phy: ClassPhy) -> Process:
+    """Periodic-listen mode: a keep-alive frame whenever the endpoint has sent nothing on LoRa
+    for ``keepalive_interval_s``, until the end of traffic. A bridge that decodes it (with its
+    backhaul up) refreshes the endpoint's downlink route."""
+    env, dl = net.env, net.downlinks
+    assert dl is not None
+    lora = phy.config.lora_link
+    off = phy.state_offset
+    airtime_s = phy.airtime_s(lora.keepalive_bytes)
+    while True:
+        due_s = max(dl.lora_last_end_s[node], 0.0) + lora.keepalive_interval_s
+        if due_s >= net.duration_s:
+            return
+        if env.now < due_s:
+            yield env.timeout(due_s - env.now)
+            continue
+        if net.ledger.state(node) != SLEEP:  # an uplink is under way: it will do
+            yield env.timeout(lora.keepalive_interval_s / 100)
+            continue
+        net.ledger.wake(node)
+        net.ledger.switch(node, TX + off, env.now)
+        channel = int(dl.rng.integers(phy.channels))
+        frame = net.medium.start(
+            node, phy.link, channel, phy.variant, phy.sensitivity_dbm, env.now, airtime_s, -1
+        )
+        net.keepalive_frames += 1
+        yield env.timeout(airtime_s)
+        net.medium.end(frame)
+        net.ledger.switch(node, SLEEP, env.now)
+        dl.lora_uplink(node, env.now)
+        if net.best_decoder(frame) >= 0:
+            dl.heard(node, frame)
+
+
 def _next_window(net: Network, node: int, phy: ClassPhy, t: float) -> float:
     if phy.link == "fsk":
         assert net.fsk_sync is not None
@@ -249,7 +300,7 @@ def _next_window(net: Network, node: int, phy: ClassPhy, t: float) -> float:
     assert net.downlinks is not None
     lora_link = phy.config.lora_link
     return net.downlinks.lora_next_window_s(
-        node, t, lora_link.rx_windows, lora_link.rx_window_spacing_s
+        node, t, lora_link.rx_windows, lora_link.rx_window_spacing_s, lora_link.periodic_listen_s
     )
 
 

@@ -57,7 +57,8 @@ class ClassPhy:
 
     def __post_init__(self) -> None:
         cfg = self.config
-        lora_windows = self.link == "lora" and cfg.lora_link.rx_windows > 0
+        lora = cfg.lora_link
+        lora_windows = self.link == "lora" and (lora.rx_windows > 0 or lora.periodic_listen_s > 0)
         object.__setattr__(self, "listens", lora_windows or cfg.downlink.enabled)
 
     def airtime_s(self, payload_bytes: int) -> float:

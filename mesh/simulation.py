@@ -9,6 +9,7 @@ result holds raw records only; summaries are computed by ``experiments``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ from mesh.downlink import (
     Downlinks,
     downlink_process,
     downlink_schedule,
+    keepalive_process,
     lora_listening,
 )
 from mesh.forwarding import FORWARDERS, Forwarder, Observations, best_decoder, decoders
@@ -80,6 +82,7 @@ class SimResult:
     ack_frames: int
     downlinks: DownlinkRecords
     downlink_frames: int
+    keepalive_frames: int
     fsk_sync: FskSync | None  # beacon sync of FSK endpoints (None: no FSK endpoints)
     account_of_node: np.ndarray  # account index of each bridge (-1: not a bridge)
     bridge_load: BridgeLimits  # per-bridge copies, bytes, queueing and drops (booked)
@@ -133,6 +136,7 @@ class Network:
         self.downlinks = downlinks
         self.downlink_records = downlink_records
         self.downlink_frames = 0
+        self.keepalive_frames = 0
         self.fsk_sync = fsk_sync
         self.limits = limits
         self.backhaul_overhead_bytes = backhaul_overhead_bytes
@@ -174,12 +178,13 @@ class Network:
             reach = self._reach[link] = mask.tolist()
         return reach
 
-    def downlink_route(self, node: int, route: str) -> int:
+    def downlink_route(self, node: int, route: str, forget_after_s: float = math.inf) -> int:
         """The bridge the network server sends ``node``'s downlink through, among those that
-        decoded its last heard uplink and have their backhaul up now (-1: none)."""
+        decoded its last heard uplink and have their backhaul up now (-1: none, or the last
+        uplink is older than ``forget_after_s``)."""
         assert self.downlinks is not None
         tx = self.downlinks.last_heard.get(node)
-        if tx is None:
+        if tx is None or self.env.now - self.downlinks.last_heard_s[node] > forget_after_s:
             return -1
         if route == "best_rssi":
             return self.best_decoder(tx)
@@ -434,7 +439,6 @@ def simulate(
     bridges = topo.bridge_ids
     class_of_node = assign_classes(topo, classes, ctx.rng("classes"))
     link_phys = class_phys(config)
-    phys = [link_phys[i][c.link] for i, c in enumerate(classes)]
     preference = [preferred_order(c, link_phys[i]) for i, c in enumerate(classes)]
     shadow_key = int(ctx.rng("shadowing").integers(0, 2**63 - 1))
     path_gain = PathGain(
@@ -509,7 +513,14 @@ def simulate(
     dl_rng = ctx.rng("downlink")
     dl_endpoint, dl_times, dl_indptr = downlink_schedule(classes, class_of_node, duration_s, dl_rng)
     downlink_records = DownlinkRecords(dl_endpoint, dl_times)
-    downlinks = Downlinks(ctx.env, n, dl_rng) if any(p.listens for p in phys) else None
+    listening = any(phy.listens for phys_of in link_phys for phy in phys_of.values())
+    downlinks = Downlinks(ctx.env, n, dl_rng) if listening else None
+    periodic = np.zeros(n)  # periodic-listen period of each LoRa endpoint (0: off)
+    for index, cls in enumerate(classes):
+        if "lora" in cls.links:
+            periodic[class_of_node == index] = cls.lora_link.periodic_listen_s
+    if downlinks is not None and periodic.any():
+        downlinks.periodic_offset_s = dl_rng.random(n) * periodic
     net = Network(
         ctx,
         medium,
@@ -552,9 +563,12 @@ def simulate(
             ctx.env.process(downlink_process(net, node, phy, a, dl_times_list[a:b]))
         )
 
+    for node in np.flatnonzero(periodic).tolist():  # keep-alives do not extend the run
+        ctx.env.process(keepalive_process(net, node, link_phys[class_of_node[node]]["lora"]))
+
     env = ctx.env
     # The run ends when every endpoint is done with its last packet and downlink; processes that
-    # only keep time (backhaul outage edges) do not extend it.
+    # only keep time (backhaul outage edges, keep-alives) do not extend it.
     all_done = simpy.AllOf(env, endpoints_running)
     if progress is not None:
         steps = 200
@@ -598,6 +612,7 @@ def simulate(
         ack_frames=net.ack_frames,
         downlinks=downlink_records,
         downlink_frames=net.downlink_frames,
+        keepalive_frames=net.keepalive_frames,
         fsk_sync=fsk_sync,
         account_of_node=account_of_node,
         bridge_load=limits,
@@ -653,6 +668,17 @@ def _charge_windows(
         )
         rx_s += lora_rx
         extra_wakes += lora_wakes
+        # periodic-listen windows (a window that also follows an uplink is counted twice: they
+        # are milliseconds long)
+        for index, cls in enumerate(config.endpoint_classes):
+            period_s = cls.lora_link.periodic_listen_s
+            if "lora" not in cls.links or not period_s:
+                continue
+            nodes = np.flatnonzero(class_of_node == index)
+            offset = net.downlinks.periodic_offset_s[nodes]
+            windows = np.maximum(np.ceil((horizon_s - offset) / period_s), 0).astype(np.int64)
+            rx_s[nodes] += windows * window[nodes]
+            extra_wakes[nodes] += windows
     rx_state = np.full(n, RX)  # the sub-GHz chip's RX state of each node
     for index, phys in enumerate(link_phys):
         sub_ghz = [phy for link, phy in phys.items() if link != "ble"]

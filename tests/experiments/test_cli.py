@@ -106,9 +106,14 @@ def test_run_without_arguments_runs_the_builtin_default(default_run: Result) -> 
         assert re.search(rf"^  {re.escape(label)}.*\d", out, re.MULTILINE), label
     assert re.search(r"^nodes: \d+ bridges, \d+ endpoints$", out, re.MULTILINE)
     assert re.search(r"^  packets: \d+ generated, \d+ delivered, \d+ frames sent$", out, re.M)
-    # one row per link of the three default classes
+    # one row per class of the default spec, one line per link used
+    for name, links in (("leak_sensor", "fsk"), ("tracker", "ble+lora"), ("lock", "lora")):
+        assert re.search(rf"^  {name} +{re.escape(links)} +\d+ +[\d.]+% ", out, re.M), name
     for link in ("ble", "fsk", "lora"):
-        assert re.search(rf"^  {link} +\d+ +[\d.]+% ", out, re.MULTILINE), link
+        assert re.search(rf"^  on {link} +\d+ packets, PDR [\d.]+%", out, re.MULTILINE), link
+    assert re.search(r"^  downlinks: \d+ sent, \d+ delivered", out, re.MULTILINE)
+    assert re.search(r"^  bridge load: mean [\d.]+ b/s", out, re.MULTILINE)
+    assert re.search(r"^  privacy: IDs rotate 900 s", out, re.MULTILINE)
     assert "results written" not in out
 
 

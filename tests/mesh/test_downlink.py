@@ -299,3 +299,46 @@ def test_bad_link_timing_is_a_clear_error(tmp_path, link, extra, key) -> None:
     with pytest.raises(SpecError) as err:
         experiments.load_spec(path)
     assert key in str(err.value)
+
+
+def test_lora_periodic_listen_delivers_within_one_period(tmp_path) -> None:
+    """Periodic-listen mode (a window every 10 s, keep-alives every 120 s): downlinks no longer
+    wait for the next uplink (600 s apart) but for the next window, and keep-alives keep the
+    bridge from forgetting the endpoint between uplinks."""
+    common = {
+        "link": "lora",
+        "interval": 600,
+        "duration": 4 * 3600,
+        "backhaul": 0.0,
+    }
+    periodic = run(
+        tmp_path,
+        extra="lora_link = { rx_windows = 5, periodic_listen_s = 10 }\n"
+        "downlink = { interval_s = 300 }",
+        **common,
+    )
+    plain = run(
+        tmp_path,
+        extra="lora_link = { rx_windows = 5 }\ndownlink = { interval_s = 300 }",
+        **common,
+    )
+    dl = periodic.sim.downlinks
+    first_uplink = periodic.sim.records.generated_s.min() + 1.0
+    previous_done = np.concatenate([[0.0], dl.delivered_s[:-1]])
+    ok = (dl.fate == DL_DELIVERED) & (dl.generated_s > first_uplink)
+    ok &= dl.generated_s > previous_done
+    assert ok.sum() > 20
+    from radios.lora import time_on_air
+
+    wait = dl.delivered_s[ok] - dl.generated_s[ok] - time_on_air(10, 8)
+    # the next window (uniform wait on [0, 10 s)), or the one after when the endpoint was on
+    # air (its uplink or a keep-alive) at that moment
+    assert wait.max() <= 20.0 + 1e-6
+    assert wait.mean() == pytest.approx(5.0, abs=2.5)
+    assert plain.summary["downlinks"]["latency_s"]["mean"] > 10 * wait.mean()
+    # a keep-alive after every 120 s without a LoRa frame: ~600 / 120 - 1 per uplink period
+    keepalives = periodic.sim.keepalive_frames
+    assert 4 * 4 * 3600 / 600 * 0.8 <= keepalives <= 4 * 4 * 3600 / 600
+    assert plain.sim.keepalive_frames == 0
+    node = int(periodic.sim.endpoint_ids[0])
+    assert periodic.sim.state_durations_s[node, RX] > 5 * plain.sim.state_durations_s[node, RX]
