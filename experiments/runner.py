@@ -39,14 +39,14 @@ def downlinks_csv(sim: SimResult) -> str:
     d = sim.downlinks
     classes = sim.config.endpoint_classes
     names = np.array([c.name for c in classes], dtype=object)
-    links = np.array([str(c.downlink_link) for c in classes], dtype=object)
+    links = np.array(LINKS, dtype=object)
     class_index = sim.class_of_node[d.endpoint]
     empty = np.zeros(0, dtype=object)
     columns = {
         "downlink": np.arange(len(d)),
         "endpoint": d.endpoint,
         "class": names[class_index] if len(d) else empty,
-        "link": links[class_index] if len(d) else empty,
+        "link": links[d.link] if len(d) else empty,
         "generated_s": d.generated_s,
         "delivered_s": d.delivered_s,
         "latency_s": d.delivered_s - d.generated_s,

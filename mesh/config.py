@@ -474,18 +474,16 @@ class EndpointConfig:
             "link_policy",
             f"must be lowest_energy or ordered; got {self.link_policy!r}",
         )
-        _require(
-            not (self.downlink.enabled and self.downlink_link is None),
-            "downlink.interval_s",
-            "downlinks need receive windows (fsk or lora); BLE connections are not modelled yet",
-        )
-        down = self.downlink_link
-        down_mtu = int(getattr(self, down).mtu_bytes) if down else 0
-        _require(
-            not self.downlink.enabled or self.downlink.payload_bytes <= down_mtu,
-            "downlink.payload_bytes",
-            f"{self.downlink.payload_bytes} B is over the {down} MTU of {down_mtu} B",
-        )
+        for link in self.links if self.downlink.enabled else ():
+            # BLE downlinks travel in one connection's data PDU, the others in one frame
+            mtu = (
+                self.ble.data_length_bytes if link == "ble" else int(getattr(self, link).mtu_bytes)
+            )
+            _require(
+                self.downlink.payload_bytes <= mtu,
+                "downlink.payload_bytes",
+                f"{self.downlink.payload_bytes} B is over the {link} MTU of {mtu} B",
+            )
         for key in ("acked", "lbt"):
             _require(
                 not (self.links == ("ble",) and getattr(self, key)),
@@ -517,14 +515,6 @@ class EndpointConfig:
     def label(self) -> str:
         """``link``, or the mask joined with ``+`` (``ble+lora``)."""
         return "+".join(self.link_mask) if self.link_mask else self.link
-
-    @property
-    def downlink_link(self) -> str | None:
-        """The link downlinks arrive on: fsk windows when the endpoint has FSK, else lora."""
-        for link in ("fsk", "lora"):
-            if link in self.links:
-                return link
-        return None
 
     def radio_for(self, link: str) -> str:
         """The energy profile of the radio sending on ``link``."""

@@ -43,6 +43,7 @@ import simpy
 
 from mesh.config import EndpointConfig
 from mesh.ledger import RX, SLEEP, TX
+from mesh.records import LINK_CODE
 
 if TYPE_CHECKING:
     from mesh.links import ClassPhy
@@ -72,6 +73,7 @@ class DownlinkRecords:
         self.fate = np.full(n, DL_PENDING, dtype=np.int8)
         self.transmissions = np.zeros(n, dtype=np.int32)
         self.bridge = np.full(n, -1, dtype=np.int64)  # bridge of the delivering (or last) try
+        self.link = np.zeros(n, dtype=np.int8)  # link of the delivering (or last) try (LINK_CODE)
 
     def __len__(self) -> int:
         return int(self.endpoint.size)
@@ -101,6 +103,20 @@ def downlink_schedule(
     return endpoint[order], times[order], indptr
 
 
+class BleHeld:
+    """A downlink a bridge holds for a BLE endpoint until it hears the endpoint advertise."""
+
+    __slots__ = ("bridge", "delivered_s", "event", "heard", "payload_bytes", "tries")
+
+    def __init__(self, bridge: int, payload_bytes: int, event: simpy.Event) -> None:
+        self.bridge = bridge
+        self.payload_bytes = payload_bytes
+        self.event = event
+        self.heard = False  # the bridge decoded one of the endpoint's current PDUs
+        self.tries = 0  # connection events that carried the downlink
+        self.delivered_s = math.nan
+
+
 class Downlinks:
     """Routing state (who last heard each endpoint) and the LoRa window clock of each endpoint."""
 
@@ -114,6 +130,7 @@ class Downlinks:
         self.lora_last_end_s = [-math.inf] * n_nodes
         self.lora_ends_s: dict[int, list[float]] = {}
         self.used_windows = np.zeros(n_nodes, dtype=np.int64)
+        self.ble_held: dict[int, BleHeld] = {}
 
     def heard(self, node: int, tx: Transmission) -> None:
         """The network server got uplink ``tx`` of ``node``: routes follow its decoders."""
@@ -129,6 +146,17 @@ class Downlinks:
         if event is None:
             event = self._heard[node] = self._env.event()
         return event
+
+    def ble_heard_by(self, node: int, tx: Transmission, is_bridge: np.ndarray) -> None:
+        """An advertising PDU of ``node`` ended: did the bridge holding its downlink decode it?"""
+        held = self.ble_held[node]
+        if not held.heard and tx.decoded_by(held.bridge):
+            held.heard = True
+
+    def ble_done(self, node: int) -> None:
+        """The connection that carried ``node``'s downlink is over (delivered or lost)."""
+        held = self.ble_held.pop(node)
+        held.event.succeed()
 
     def lora_uplink(self, node: int, end_s: float) -> None:
         """A LoRa uplink frame of ``node`` ended: its receive windows restart."""
@@ -186,13 +214,15 @@ def lora_listening(
 def downlink_process(
     net: Network,
     node: int,
-    phy: ClassPhy,
+    phys: dict[str, ClassPhy],
     first: int,
     times_s: list[float],
 ) -> Process:
-    """Every downlink of one endpoint, in order."""
+    """Every downlink of one endpoint, in order. ``phys``: the endpoint's links; a downlink
+    travels on the link of the endpoint's last heard uplink (the route's)."""
     env, dl, records = net.env, net.downlinks, net.downlink_records
     assert dl is not None and records is not None
+    phy = next(iter(phys.values()))
     cfg = phy.config
     dcfg = cfg.downlink
     end_s = net.duration_s
@@ -209,7 +239,9 @@ def downlink_process(
                 records.fate[d] = DL_EXPIRED if deadline <= end_s else DL_UNFINISHED
                 break
             if bridge < 0:
-                route = net.downlink_route(node, dcfg.route, _forget_after_s(phy))
+                heard = dl.last_heard.get(node)
+                forget_s = _forget_after_s(phys[heard.link]) if heard is not None else math.inf
+                route = net.downlink_route(node, dcfg.route, forget_s)
                 if route < 0:
                     yield dl.next_uplink(node) | env.timeout(limit - env.now)
                     continue
@@ -221,6 +253,29 @@ def downlink_process(
                     continue
                 yield env.timeout(net.backhaul.one_way_s(dl.rng))
                 bridge = route
+                phy = phys[dl.last_heard[node].link]
+                records.link[d] = LINK_CODE[phy.link]
+                continue
+            if phy.link == "ble":  # the bridge waits for the endpoint to advertise
+                held = BleHeld(bridge, dcfg.payload_bytes, env.event())
+                dl.ble_held[node] = held
+                yield held.event | env.timeout(limit - env.now)
+                if not held.event.triggered:
+                    if not held.heard:  # not heard in time
+                        del dl.ble_held[node]
+                        continue
+                    yield held.event  # heard: its connection is about to end
+                tries += 1
+                records.transmissions[d] += held.tries
+                records.bridge[d] = bridge
+                if not math.isnan(held.delivered_s):
+                    records.delivered_s[d] = held.delivered_s
+                    records.fate[d] = DL_DELIVERED
+                    break
+                if tries > dcfg.retries:
+                    records.fate[d] = DL_LOST
+                    break
+                bridge = -1  # the connection was lost: route it again
                 continue
             window = _next_window(net, node, phy, env.now)
             if math.isinf(window):  # LoRa: no window until the next uplink; route it again

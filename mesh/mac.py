@@ -113,6 +113,8 @@ def endpoint_process(
             net.server.forget(packet)
         else:
             yield from send(net, node, phy, packet, 0, frames[0], airtimes[0], first_channel)
+        if phy.link == "ble" and net.downlinks is not None and node in net.downlinks.ble_held:
+            yield from _ble_downlink(net, node, phy)
     # the fates of this endpoint's packets are settled after the run (PacketRecords.settle)
     net.finished_packets[first_packet : first_packet + len(times_s)] = True
 
@@ -243,7 +245,11 @@ def _advertise(
             fate = net.forwarder.on_uplink(tx, fragment, env.now, size_bytes)
             if fate != DELIVERED:
                 records.note_attempt(packet, fate)
+            elif phy.listens:
+                net.uplink_heard(node, phy, tx, True)
             records.frame_done(packet, env.now - airtime_s, env.now, net.server.complete[packet])
+            if net.downlinks is not None and node in net.downlinks.ble_held:
+                net.downlinks.ble_heard_by(node, tx, net.is_bridge)
             if channel < 2:
                 ledger.switch(node, IDLE + phy.state_offset, env.now)
                 yield env.timeout(gap_s)
@@ -367,3 +373,48 @@ CONNECT_DELAY_S = 0.00125
 def _connect_ind_s(ble: BleParams) -> float:
     """Airtime of the CONNECT_IND PDU (on the advertising channel)."""
     return ble_airtime_s(CONNECT_IND_PAYLOAD_BYTES, ble.phy)
+
+
+def _ble_downlink(net: Network, node: int, phy: ClassPhy) -> Process:
+    """A bridge holding a downlink for ``node`` heard one of its advertising PDUs: it connects
+    (CONNECT_IND) and sends the downlink in the first connection event; the endpoint
+    acknowledges it in the next one and terminates. Lost events are retried until the
+    supervision timeout. Timing as in :func:`_connect_transfer`."""
+    dl = net.downlinks
+    assert dl is not None
+    held = dl.ble_held[node]
+    if not held.heard:
+        return  # the holding bridge heard none of this packet's PDUs: wait for the next one
+    env, ledger = net.env, net.ledger
+    ble = phy.config.ble
+    off = phy.state_offset
+    ledger.switch(node, RX + off, env.now)
+    yield env.timeout(T_IFS_S + _connect_ind_s(ble))
+    ledger.switch(node, SLEEP, env.now)
+    yield env.timeout(CONNECT_DELAY_S)
+    data_s = ble.data_pdu_airtime_s(held.payload_bytes)
+    empty_s = ble.data_pdu_airtime_s(0)
+    last_ok_s = env.now
+    delivered = False
+    while True:
+        anchor_s = env.now
+        ledger.wake(node)
+        ledger.switch(node, RX + off, env.now)  # the bridge's PDU: the downlink, then the ack
+        yield env.timeout(empty_s if delivered else data_s)
+        ledger.switch(node, IDLE + off, env.now)
+        yield env.timeout(T_IFS_S)
+        ledger.switch(node, TX + off, env.now)  # ack, then LL_TERMINATE
+        yield env.timeout(empty_s)
+        ledger.switch(node, SLEEP, env.now)
+        if delivered:
+            break
+        held.tries += 1
+        p_loss = ble.conn_event_loss_probability
+        if p_loss and net.mac_rng.random() < p_loss:
+            if env.now - last_ok_s >= ble.supervision_timeout_s:
+                break
+        else:
+            delivered = True
+            held.delivered_s = env.now
+        yield env.timeout(max(0.0, anchor_s + ble.conn_interval_s - env.now))
+    dl.ble_done(node)

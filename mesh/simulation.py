@@ -343,8 +343,8 @@ def talks_back_links(config: SimConfig) -> frozenset[str]:
     for c in config.endpoint_classes:
         if c.acked:
             links.update(link for link in c.links if link != "ble")
-        if c.downlink.enabled and c.downlink_link is not None:
-            links.add(c.downlink_link)
+        if c.downlink.enabled:  # downlinks arrive on the link of the last heard uplink
+            links.update(link for link in c.links if link != "ble")
     return frozenset(links)
 
 
@@ -558,9 +558,10 @@ def simulate(
     for node in np.flatnonzero(np.diff(dl_indptr)).tolist():
         a, b = dl_bounds[node], dl_bounds[node + 1]
         cls_index = class_of_node[node]
-        phy = link_phys[cls_index][str(classes[cls_index].downlink_link)]
         endpoints_running.append(
-            ctx.env.process(downlink_process(net, node, phy, a, dl_times_list[a:b]))
+            ctx.env.process(
+                downlink_process(net, node, link_phys[cls_index], a, dl_times_list[a:b])
+            )
         )
 
     for node in np.flatnonzero(periodic).tolist():  # keep-alives do not extend the run

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import experiments
@@ -133,3 +134,24 @@ def test_connection_parameters_are_checked(tmp_path) -> None:
         with pytest.raises(SpecError) as err:
             experiments.load_spec(path)
         assert key in str(err.value)
+
+
+def test_ble_downlink_waits_for_the_next_advertisement(tmp_path) -> None:
+    """A bridge holding a downlink for a BLE endpoint connects when it next hears it advertise
+    (packets every 60 s): the wait is under one packet interval plus the advertising events,
+    the connection setup and one connection event; Poisson downlinks wait ~30 s on average."""
+    (tmp_path / "nodes.csv").write_text("x_m,y_m,role\n0,0,bridge\n10,0,endpoint\n")
+    path = tmp_path / "spec.toml"
+    text = SPEC.format(payload=19, ble="", duration=6 * 3600, interval=60)
+    path.write_text(text.replace('oversize = "connect"', "downlink = { interval_s = 300 }"))
+    result = experiments.run(experiments.load_spec(path))
+    dl = result.sim.downlinks
+    first_uplink = float(result.sim.records.generated_s.min()) + 1.0
+    previous_done = np.concatenate([[0.0], dl.delivered_s[:-1]])
+    ok = (dl.fate == 0) & (dl.generated_s > first_uplink) & (dl.generated_s > previous_done)
+    assert ok.sum() > 30
+    wait = dl.delivered_s[ok] - dl.generated_s[ok]
+    assert wait.max() <= 60.0 + 3 * 0.17 + 0.05
+    assert wait.mean() == pytest.approx(30.0, abs=8.0)
+    assert set(dl.link[ok].tolist()) == {0}  # BLE
+    assert result.summary["downlinks"]["delivery_ratio"] == 1.0

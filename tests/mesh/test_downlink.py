@@ -273,7 +273,7 @@ def test_fsk_endpoint_out_of_beacon_range_never_sends(tmp_path) -> None:
 @pytest.mark.parametrize(
     ("link", "extra", "key"),
     [
-        ("ble", 'downlink = { interval_s = 60 }\nradio = "auto"', "downlink.interval_s"),
+        ("ble", "downlink = { interval_s = 60, payload_bytes = 250 }", "downlink.payload_bytes"),
         ("lora", "lora_link = { rx_windows = 7 }", "rx_windows"),
         ("fsk", "fsk_link = { rx_window_interval_s = 3.1 }", "rx_window_interval_s"),
         ("fsk", 'downlink = { interval_s = 60, route = "nearest" }', "route"),
