@@ -426,6 +426,21 @@ class BridgeLimits:
         allowance_ok: bool,
     ) -> np.ndarray:
         k = int(bridges.size)
+        service_s = self.service_s(size_bytes)
+        if allowance_ok and busy is not None and math.isinf(self.queue_limit_bytes):
+            # the common slow case: some bridges still sending, nothing can be dropped
+            wait_s = busy - t_s
+            waiting = wait_s > 0
+            late_s = wait_s[waiting]
+            departure = np.full(k, t_s + service_s)
+            departure[waiting] += late_s
+            self.queueing_delay_s[bridges[waiting]] += late_s
+            self._budget -= size_bytes * min(k, self._per_account)
+            self._pending.setdefault(size_bytes, []).append(bridges)
+            self._pending_frames += 1
+            self._pending_t_s = t_s
+            self._recent.append((t_s + service_s + float(late_s.max()), bridges, departure))
+            return departure
         kept = np.ones(k, dtype=bool)
         allowance = self.allowance
         charged = allowance is not None and not allowance_ok
@@ -434,7 +449,6 @@ class BridgeLimits:
             self.flush()
             kept = allowance.charge(bridges, t_s, size_bytes)
             self.dropped_allowance[bridges[~kept]] += 1
-        service_s = self.service_s(size_bytes)
         start_s = np.full(k, t_s) if busy is None else np.maximum(busy, t_s)
         fits = (start_s - t_s) * (self.rate_bps / 8) + size_bytes <= (
             self.queue_limit_bytes + _BACKLOG_SLACK_BYTES

@@ -14,7 +14,9 @@ downlinks. Each endpoint here:
   and interference on the beacon, drawn from the run's ``fsk_sync`` stream);
 - after ``sync_loss_beacons`` consecutive misses loses sync: from the end of the last missed
   beacon's listen until the end of the next beacon it hears, its receiver stays on (resync), no
-  receive window opens and FSK uplinks wait. That is the energy and the latency sync loss costs.
+  receive window opens and FSK uplinks wait (then go out at a uniformly drawn time within one
+  window period, ASSUMPTION, so that endpoints resyncing on the same beacon do not transmit at
+  once). That is the energy and the latency sync loss costs.
 
 Everything here is static for a run (sync does not depend on traffic), so it is drawn up front for
 all FSK endpoints at once with numpy: the loss intervals per endpoint, and after the run the

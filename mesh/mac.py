@@ -143,8 +143,11 @@ def _send_aloha(
             if synced_s == math.inf:
                 records.note_attempt(packet, NO_SYNC)
                 return
-            if synced_s > env.now:
-                yield env.timeout(synced_s - env.now)
+            if synced_s > env.now:  # wait for resync, then a random slot of the next window
+                # period (every endpoint resyncs on the same network-wide beacon: without the
+                # spread they would all transmit at once)
+                spread_s = mac_rng.uniform(0.0, cfg.fsk_link.rx_window_interval_s)
+                yield env.timeout(synced_s - env.now + spread_s)
         if cfg.lbt:
             clear = False
             for lbt_try in range(cfg.lbt_max_attempts):
