@@ -412,8 +412,10 @@ def build_config(data: Mapping[str, Any], source: str, base_dir: Path) -> SimCon
             privacy=privacy,
             metrics=metrics,
         )
-    except ConfigError as err:
-        raise SpecError(source, f"[[{err.key}]]", err.message) from None
+    except ConfigError as err:  # a check across sections: name the section and key
+        section, _, key = err.key.partition(".")
+        where = f"[{section}] {key}" if key else f"[[{err.key}]]"
+        raise SpecError(source, where, err.message) from None
 
 
 def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:

@@ -281,8 +281,8 @@ class BridgeLimits:
     stays within the allowance, no account can exceed it, so nothing is checked per copy.
     When both hold, every copy leaves at ``t + service`` and is only remembered (its decoder
     array, a view) to be counted later in one vectorised step. Otherwise the frame's copies go
-    through the queue recursion and :class:`DataAllowance` one by one (a copy refused by the
-    allowance never enters the queue; one dropped by the queue is not charged).
+    through the queue recursion and :class:`DataAllowance` one by one (a copy the queue refuses is
+    not charged; one the allowance refuses never enters the queue).
     :class:`BackhaulQueue` is the plain reference this class is tested against.
 
     Load per node: ``copies_forwarded``, ``bytes_forwarded``, ``queueing_delay_s`` (total),
@@ -441,27 +441,21 @@ class BridgeLimits:
             self._pending_t_s = t_s
             self._recent.append((t_s + service_s + float(late_s.max()), bridges, departure))
             return departure
-        kept = np.ones(k, dtype=bool)
         allowance = self.allowance
         charged = allowance is not None and not allowance_ok
-        if charged:  # some account may reach its allowance: charge copy by copy
-            assert allowance is not None
-            self.flush()
-            kept = allowance.charge(bridges, t_s, size_bytes)
-            self.dropped_allowance[bridges[~kept]] += 1
         start_s = np.full(k, t_s) if busy is None else np.maximum(busy, t_s)
-        fits = (start_s - t_s) * (self.rate_bps / 8) + size_bytes <= (
+        kept = (start_s - t_s) * (self.rate_bps / 8) + size_bytes <= (
             self.queue_limit_bytes + _BACKLOG_SLACK_BYTES
         )
-        refused = kept & ~fits
-        if refused.any():
-            self.dropped_queue[bridges[refused]] += 1
-            if charged:  # not sent: give the account its bytes back
-                assert allowance is not None
-                np.subtract.at(
-                    allowance._used, self.account_of_bridge[bridges[refused]], size_bytes
-                )
-            kept &= fits
+        self.dropped_queue[bridges[~kept]] += 1
+        if charged:  # some account may reach its allowance: charge copy by copy, in order,
+            # only the copies the queue takes (a copy that fits neither counts as a queue drop)
+            assert allowance is not None
+            self.flush()
+            fits = np.flatnonzero(kept)
+            allowed = allowance.charge(bridges[fits], t_s, size_bytes)
+            self.dropped_allowance[bridges[fits[~allowed]]] += 1
+            kept[fits[~allowed]] = False
         departure = np.where(kept, start_s + service_s, np.nan)
         sent = bridges[kept]
         self.queueing_delay_s[sent] += start_s[kept] - t_s

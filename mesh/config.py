@@ -474,6 +474,16 @@ class EndpointConfig:
             "link_policy",
             f"must be lowest_energy or ordered; got {self.link_policy!r}",
         )
+        _require(
+            not (
+                self.downlink.enabled
+                and "lora" in self.links
+                and self.lora_link.rx_windows == 0
+                and self.lora_link.periodic_listen_s == 0
+            ),
+            "lora_link.rx_windows",
+            "downlinks on LoRa need receive windows: rx_windows > 0 or periodic_listen_s > 0",
+        )
         for link in self.links if self.downlink.enabled else ():
             # BLE downlinks travel in one connection's data PDU, the others in one frame
             mtu = (
@@ -807,12 +817,36 @@ class SimConfig:
             )
         overhead = self.privacy.encryption_overhead_bytes
         for c in self.endpoint_classes:
-            _require(
-                overhead < c.mtu_bytes,
-                "privacy.encryption_overhead_bytes",
-                f"{overhead} B leaves no room for data in the {c.mtu_bytes} B {c.link} MTU "
-                f"of class {c.name}",
-            )
+            for link in c.links:
+                mtu = int(getattr(c, link).mtu_bytes)
+                _require(
+                    overhead < mtu,
+                    "privacy.encryption_overhead_bytes",
+                    f"{overhead} B leaves no room for data in the {mtu} B {link} MTU "
+                    f"of class {c.name}",
+                )
+                if link == "ble":
+                    continue
+                # every other frame the class sends or receives on this link carries it too
+                frames = {"ack_payload_bytes": c.ack_payload_bytes}
+                if c.downlink.enabled:
+                    frames["downlink.payload_bytes"] = c.downlink.payload_bytes
+                if link == "lora" and c.lora_link.periodic_listen_s:
+                    frames["lora_link.keepalive_bytes"] = c.lora_link.keepalive_bytes
+                for key, size in frames.items():
+                    _require(
+                        size + overhead <= mtu,
+                        "endpoint_class",
+                        f"class {c.name}: {key} = {size} B + {overhead} B of encryption overhead "
+                        f"is over the {mtu} B {link} MTU",
+                    )
+        rotation_s = self.privacy.rotation_period_s
+        horizon_s = 2 * self.scenario.duration_s + 86_400.0
+        _require(
+            rotation_s == 0 or horizon_s / rotation_s < 2**32,
+            "privacy.rotation_period_s",
+            f"{rotation_s:g} s gives more than 2**32 ID epochs over the run; use a longer period",
+        )
         total = sum(c.share for c in self.endpoint_classes)
         _require(
             abs(total - 1.0) <= 1e-6,

@@ -28,8 +28,14 @@ FSK receive windows every 3,150 ms; LoRa 5, 10, 15 or 20 windows 5 s apart after
 acknowledged messages with 0..255 retries and a time to live). Payload sizes, the ACK frame and
 the routing choices are ASSUMPTIONS.
 
-Leaves out: BLE downlinks (they need BLE connections), LoRa periodic-listen mode with keep-alive,
-downlink queues longer than one message per endpoint (messages wait their turn in order).
+LoRa periodic-listen mode: a window every ``periodic_listen_s`` besides those after uplinks, and
+a keep-alive frame (:func:`keepalive_process`) after ``keepalive_interval_s`` without an uplink
+(first one at a random phase); bridges forget an endpoint silent for ``forget_after_s``, after
+which downlinks wait for its next uplink. BLE: the routed bridge holds the downlink until it hears
+the endpoint advertise, then connects (``mesh.mac._ble_downlink``).
+
+Leaves out: downlink queues longer than one message per endpoint (messages wait their turn in
+order).
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ import numpy as np
 import simpy
 
 from mesh.config import EndpointConfig
+from mesh.forwarding import decoders
 from mesh.ledger import RX, SLEEP, TX
 from mesh.records import LINK_CODE
 
@@ -129,7 +136,11 @@ class Downlinks:
         self._heard: dict[int, simpy.Event] = {}
         self.lora_last_end_s = [-math.inf] * n_nodes
         self.lora_ends_s: dict[int, list[float]] = {}
-        self.used_windows = np.zeros(n_nodes, dtype=np.int64)
+        # receive windows that held a downlink frame (charged by the MAC, not as empty windows)
+        self.used_windows = np.zeros(n_nodes, dtype=np.int64)  # FSK
+        self.used_lora = np.zeros(n_nodes, dtype=np.int64)  # LoRa, after uplinks
+        self.used_periodic = np.zeros(n_nodes, dtype=np.int64)  # LoRa periodic-listen grid
+        self.keepalive_phase_s = np.zeros(n_nodes)  # first keep-alive of a silent endpoint
         self.ble_held: dict[int, BleHeld] = {}
 
     def heard(self, node: int, tx: Transmission) -> None:
@@ -169,8 +180,10 @@ class Downlinks:
         """The first window at or after ``t``: of those after the last uplink, or (periodic-listen
         mode) of the periodic grid; inf: none left until the next uplink."""
         end = self.lora_last_end_s[node]
-        k = max(1, math.ceil((t - end) / spacing_s - 1e-12))
-        after_uplink = end + k * spacing_s if k <= count else math.inf
+        after_uplink = math.inf
+        if count and end > -math.inf:
+            k = max(1, math.ceil((t - end) / spacing_s - 1e-12))
+            after_uplink = end + k * spacing_s if k <= count else math.inf
         if not periodic_s:
             return after_uplink
         offset = float(self.periodic_offset_s[node])
@@ -242,6 +255,7 @@ def downlink_process(
                 heard = dl.last_heard.get(node)
                 forget_s = _forget_after_s(phys[heard.link]) if heard is not None else math.inf
                 route = net.downlink_route(node, dcfg.route, forget_s)
+                route_phy = phys[heard.link] if heard is not None else phy
                 if route < 0:
                     yield dl.next_uplink(node) | env.timeout(limit - env.now)
                     continue
@@ -253,7 +267,7 @@ def downlink_process(
                     continue
                 yield env.timeout(net.backhaul.one_way_s(dl.rng))
                 bridge = route
-                phy = phys[dl.last_heard[node].link]
+                phy = route_phy  # the link of the uplink the route was chosen from
                 records.link[d] = LINK_CODE[phy.link]
                 continue
             if phy.link == "ble":  # the bridge waits for the endpoint to advertise
@@ -287,9 +301,10 @@ def downlink_process(
                 continue
             if window > env.now:
                 yield env.timeout(window - env.now)
-            if net.ledger.state(node) != SLEEP or net.medium.transmitting(phy.link, bridge):
+            if net.busy[node] or net.medium.transmitting(phy.link, bridge):
                 yield env.timeout(1e-6)  # this window is lost; wait for the next one
                 continue
+            net.busy[node] = True
             tries += 1
             records.transmissions[d] += 1
             records.bridge[d] = bridge
@@ -299,6 +314,7 @@ def downlink_process(
             confirmed = decoded
             if decoded and dcfg.acked:
                 confirmed = yield from _send_downlink_ack(net, node, phy, bridge)
+            net.release_radio(node)
             if confirmed:
                 records.fate[d] = DL_DELIVERED
                 break
@@ -324,15 +340,21 @@ def keepalive_process(net: Network, node: int, phy: ClassPhy) -> Process:
     off = phy.state_offset
     airtime_s = phy.airtime_s(lora.keepalive_bytes)
     while True:
-        due_s = max(dl.lora_last_end_s[node], 0.0) + lora.keepalive_interval_s
+        last_s = dl.lora_last_end_s[node]
+        due_s = (
+            last_s + lora.keepalive_interval_s
+            if last_s > -math.inf
+            else float(dl.keepalive_phase_s[node])  # random phase: no network-wide lockstep
+        )
         if due_s >= net.duration_s:
             return
         if env.now < due_s:
             yield env.timeout(due_s - env.now)
             continue
-        if net.ledger.state(node) != SLEEP:  # an uplink is under way: it will do
-            yield env.timeout(lora.keepalive_interval_s / 100)
+        if net.busy[node]:  # an uplink (or a downlink window) is under way: it will do
+            yield net.radio_free(node)
             continue
+        net.busy[node] = True
         net.ledger.wake(node)
         net.ledger.switch(node, TX + off, env.now)
         channel = int(dl.rng.integers(phy.channels))
@@ -343,7 +365,12 @@ def keepalive_process(net: Network, node: int, phy: ClassPhy) -> Process:
         yield env.timeout(airtime_s)
         net.medium.end(frame)
         net.ledger.switch(node, SLEEP, env.now)
+        net.release_radio(node)
         dl.lora_uplink(node, env.now)
+        if net.observations is not None:
+            heard_by = decoders(frame, net.is_bridge)
+            if heard_by.size:
+                net.observations.observe(node, heard_by, env.now)
         if net.best_decoder(frame) >= 0:
             dl.heard(node, frame)
 
@@ -359,13 +386,27 @@ def _next_window(net: Network, node: int, phy: ClassPhy, t: float) -> float:
     )
 
 
+def _on_periodic_grid(dl: Downlinks, node: int, phy: ClassPhy, t: float) -> bool:
+    period_s = phy.config.lora_link.periodic_listen_s
+    if not period_s:
+        return False
+    k = (t - float(dl.periodic_offset_s[node])) / period_s
+    return abs(k - round(k)) < 1e-9
+
+
 def _send_downlink(
     net: Network, node: int, phy: ClassPhy, bridge: int, payload_bytes: int
 ) -> Generator[Any, Any, bool]:
     """The bridge sends one downlink frame in the endpoint's window; did the endpoint decode it?"""
     env, ledger, medium = net.env, net.ledger, net.medium
     assert net.downlinks is not None
-    net.downlinks.used_windows[node] += 1
+    dl = net.downlinks
+    if phy.link == "fsk":
+        dl.used_windows[node] += 1
+    elif _on_periodic_grid(dl, node, phy, env.now):
+        dl.used_periodic[node] += 1
+    else:
+        dl.used_lora[node] += 1
     channel = int(net.downlinks.rng.integers(phy.channels))
     airtime_s = phy.airtime_s(payload_bytes)
     ledger.wake(node)
@@ -401,4 +442,7 @@ def _send_downlink_ack(
     yield env.timeout(airtime_s)
     medium.end(ack)
     ledger.switch(node, SLEEP, env.now)
-    return ack.decoded_by(bridge)
+    heard = ack.decoded_by(bridge)
+    if heard and net.observations is not None:  # the bridge's owner sees the ACK too
+        net.observations.observe(node, np.array([bridge]), env.now)
+    return heard

@@ -29,8 +29,16 @@ receive window.
 FSK frames wait for beacon sync (``mesh.fsksync``); receive windows and downlinks are
 ``mesh.downlink``'s.
 
-Leaves out: BLE connections, LBT during the sense window itself (the channel is assessed at the
-end of the window).
+- BLE connections (:func:`_connect_transfer`): a packet larger than one advertisement goes
+  over a connection after the endpoint's advertising; a bridge holding a BLE downlink connects
+  after the advertising event it heard (:func:`_ble_downlink`).
+- One radio, one thing at a time: an endpoint holds its radio for a whole packet (LBT, frames,
+  retries, ACK windows); downlink windows and keep-alives that would fall inside are skipped or
+  deferred (``Network.busy``).
+
+Leaves out: LBT during the sense window itself (the channel is assessed at the end of the
+window); a BLE downlink connection starts after the advertising event, not T_IFS after the PDU
+the bridge heard.
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 from mesh.forwarding import best_decoder
 from mesh.ledger import IDLE, RX, SLEEP, TX
 from mesh.records import (
+    BACKHAUL_DOWN,
     CHANNEL_BUSY,
     CONNECTION_LOST,
     DELIVERED,
@@ -93,6 +102,7 @@ def endpoint_process(
         plans.append((phy, frames, airtimes, send))
     choose = len(phys) > 1
     phy, frames, airtimes, send = plans[0]
+    busy = net.busy
     for k, t_gen in enumerate(times_s):
         packet = first_packet + k
         if env.now < t_gen:
@@ -103,6 +113,9 @@ def endpoint_process(
         if frames is None:
             records.drop(packet, OVER_MTU)
             continue
+        while busy[node]:  # a downlink window or a keep-alive has the radio: wait for it
+            yield net.radio_free(node)
+        busy[node] = True
         first_channel = int(channel_u[k] * phy.channels)
         if len(frames) > 1:
             records.fragments[packet] = len(frames)
@@ -115,6 +128,7 @@ def endpoint_process(
             yield from send(net, node, phy, packet, 0, frames[0], airtimes[0], first_channel)
         if phy.link == "ble" and net.downlinks is not None and node in net.downlinks.ble_held:
             yield from _ble_downlink(net, node, phy)
+        net.release_radio(node)
     # the fates of this endpoint's packets are settled after the run (PacketRecords.settle)
     net.finished_packets[first_packet : first_packet + len(times_s)] = True
 
@@ -306,10 +320,15 @@ def _connect_transfer(
             records.transmissions[packet] += 1
             yield env.timeout(adv_s)
             medium.end(tx)
-            bridge = best_decoder(tx, net.is_bridge)
+            if net.downlinks is not None and node in net.downlinks.ble_held:
+                net.downlinks.ble_heard_by(node, tx, net.is_bridge)
+            bridge = net.best_decoder(tx)  # the strongest decoder that can reach the server
             if bridge >= 0:
                 break
-            records.note_attempt(packet, net.forwarder.missed_reason(tx))
+            if best_decoder(tx, net.is_bridge) >= 0:
+                records.note_attempt(packet, BACKHAUL_DOWN)
+            else:
+                records.note_attempt(packet, net.forwarder.missed_reason(tx))
             if channel < 2:
                 ledger.switch(node, IDLE + off, env.now)
                 yield env.timeout(gap_s)

@@ -106,7 +106,9 @@ class PacketRecords:
         """Per packet (NaN unless delivered): ``mac_wait`` (generation -> first frame on air:
         queueing behind earlier packets, LBT, waiting for sync), ``retries`` (first frame ->
         the frame that completed the packet: earlier attempts, fragments, advertising events),
-        ``airtime`` (that frame on air) and ``backhaul`` (its end -> delivery: bridge uplink
+        ``airtime`` (that frame on air; for a packet sent over a BLE connection, the whole
+        transfer, and ``mac_wait`` includes the advertising that set the connection up) and
+        ``backhaul`` (its end -> delivery: bridge uplink
         queue and service, internet latency). They sum to the latency."""
         parts = {
             "mac_wait": self.first_start_s - self.generated_s,

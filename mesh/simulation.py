@@ -118,6 +118,7 @@ class Network:
         fsk_sync: FskSync | None = None,
         limits: BridgeLimits | None = None,
         backhaul_overhead_bytes: int = 0,
+        observations: Observations | None = None,
     ) -> None:
         self.ctx = ctx
         self.env = ctx.env
@@ -140,7 +141,12 @@ class Network:
         self.fsk_sync = fsk_sync
         self.limits = limits
         self.backhaul_overhead_bytes = backhaul_overhead_bytes
+        self.observations = observations
         self._reach: dict[str, list[bool]] = {}
+        # an endpoint's radio does one thing at a time: its uplinks (the whole packet, with
+        # LBT, retries and ACK windows), a downlink window or a keep-alive
+        self.busy = [False] * is_bridge.size
+        self._radio_free: dict[int, simpy.Event] = {}
 
     def uplink_heard(self, node: int, phy: ClassPhy, tx: Transmission, delivered: bool) -> None:
         """After an uplink frame of an endpoint that listens: restart its LoRa windows and, when
@@ -148,10 +154,23 @@ class Network:
         dl = self.downlinks
         assert dl is not None
         cfg = phy.config
-        if phy.link == "lora" and cfg.lora_link.rx_windows:
+        if phy.link == "lora":
             dl.lora_uplink(node, self.env.now)
         if delivered and cfg.downlink.enabled:
             dl.heard(node, tx)
+
+    def radio_free(self, node: int) -> simpy.Event:
+        """An event that fires when ``node``'s radio is released."""
+        event = self._radio_free.get(node)
+        if event is None:
+            event = self._radio_free[node] = self.env.event()
+        return event
+
+    def release_radio(self, node: int) -> None:
+        self.busy[node] = False
+        event = self._radio_free.pop(node, None)
+        if event is not None:
+            event.succeed()
 
     def choose_link(self, node: int, phys: list[ClassPhy]) -> int:
         """Index in ``phys`` (the endpoint's links in order of preference) of the first link
@@ -521,6 +540,11 @@ def simulate(
             periodic[class_of_node == index] = cls.lora_link.periodic_listen_s
     if downlinks is not None and periodic.any():
         downlinks.periodic_offset_s = dl_rng.random(n) * periodic
+        keepalive = np.zeros(n)
+        for index, cls in enumerate(classes):
+            if "lora" in cls.links:
+                keepalive[class_of_node == index] = cls.lora_link.keepalive_interval_s
+        downlinks.keepalive_phase_s = dl_rng.random(n) * keepalive
     net = Network(
         ctx,
         medium,
@@ -537,6 +561,7 @@ def simulate(
         fsk_sync,
         limits,
         bcfg.backhaul_overhead_bytes,
+        observations,
     )
 
     times = schedule.times_s.tolist()
@@ -571,12 +596,14 @@ def simulate(
     # The run ends when every endpoint is done with its last packet and downlink; processes that
     # only keep time (backhaul outage edges, keep-alives) do not extend it.
     all_done = simpy.AllOf(env, endpoints_running)
-    if progress is not None:
-        steps = 200
-        for k in range(1, steps + 1):
-            if all_done.processed:
-                break
-            env.run(until=duration_s * k / steps)
+    # Always through the whole traffic duration (keep-alives run until its end), then until the
+    # last process is done: the same events whether or not progress is reported.
+    steps = 200 if progress is not None else 1
+    for k in range(1, steps + 1):
+        until_s = duration_s * k / steps
+        if until_s > env.now:
+            env.run(until=until_s)
+        if progress is not None:
             progress(env.now, duration_s)
     if not all_done.processed:
         env.run(until=all_done)
@@ -648,12 +675,15 @@ def _charge_windows(
     n = class_of_node.size
     rx_s = np.zeros(n)
     extra_wakes = np.zeros(n, dtype=np.int64)
-    used = net.downlinks.used_windows if net.downlinks is not None else np.zeros(n, np.int64)
+    dl = net.downlinks
+    none = np.zeros(n, np.int64)
     if net.fsk_sync is not None:
-        fsk_rx, fsk_wakes = net.fsk_sync.listening(horizon_s, used)
+        fsk_rx, fsk_wakes = net.fsk_sync.listening(
+            horizon_s, dl.used_windows if dl is not None else none
+        )
         rx_s += fsk_rx
         extra_wakes += fsk_wakes
-    if net.downlinks is not None and net.downlinks.lora_ends_s:
+    if dl is not None:
         count = np.zeros(n, dtype=np.int64)
         spacing = np.ones(n)
         window = np.zeros(n)
@@ -665,19 +695,20 @@ def _charge_windows(
             spacing[nodes] = cls.lora_link.rx_window_spacing_s
             window[nodes] = cls.lora_link.rx_window_symbols * cls.lora.symbol_time_s()
         lora_rx, lora_wakes = lora_listening(
-            net.downlinks.lora_ends_s, n, count, spacing, window, horizon_s, used
+            dl.lora_ends_s, n, count, spacing, window, horizon_s, dl.used_lora
         )
         rx_s += lora_rx
         extra_wakes += lora_wakes
-        # periodic-listen windows (a window that also follows an uplink is counted twice: they
-        # are milliseconds long)
+        # periodic-listen windows (one that also follows an uplink is counted twice: they are
+        # milliseconds long)
         for index, cls in enumerate(config.endpoint_classes):
             period_s = cls.lora_link.periodic_listen_s
             if "lora" not in cls.links or not period_s:
                 continue
             nodes = np.flatnonzero(class_of_node == index)
-            offset = net.downlinks.periodic_offset_s[nodes]
+            offset = dl.periodic_offset_s[nodes]
             windows = np.maximum(np.ceil((horizon_s - offset) / period_s), 0).astype(np.int64)
+            windows = np.maximum(windows - dl.used_periodic[nodes], 0)
             rx_s[nodes] += windows * window[nodes]
             extra_wakes[nodes] += windows
     rx_state = np.full(n, RX)  # the sub-GHz chip's RX state of each node

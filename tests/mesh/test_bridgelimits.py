@@ -376,21 +376,27 @@ def _frames(seed: int, n_nodes: int, count: int, mean_gap_s: float):
             yield float(t[k]), rng.permutation(bridges), int(rng.integers(20, 60))
 
 
-@pytest.mark.parametrize(("queue_limit", "allowance"), [(math.inf, 5_000), (150.0, 0)])
+@pytest.mark.parametrize(
+    ("queue_limit", "allowance"), [(math.inf, 5_000), (150.0, 0), (150.0, 5_000)]
+)
 def test_engine_limits_match_the_reference_queue_and_allowance(queue_limit, allowance) -> None:
     """BridgeLimits (fast path + booked-later counts) gives exactly what the plain per-copy
-    BackhaulQueue and DataAllowance give, frame by frame."""
+    BackhaulQueue and DataAllowance give, frame by frame: a copy the queue cannot take is not
+    charged, and the allowance charges the others in order."""
     n = 12
     account = np.arange(n) // 3
     engine = BridgeLimits(n, account, 2_000.0, queue_limit, allowance, 60.0)
     queue = BackhaulQueue(n, 2_000.0, queue_limit)
     reference = DataAllowance(account, allowance, 60.0) if allowance else None
     slow = fast = 0
+    dropped_queue = np.zeros(n, dtype=np.int64)
     for t, bridges, size in _frames(3, n, 1500, 0.15):
         got = engine.forward(bridges, t, size)
-        kept = np.ones(bridges.size, dtype=bool)
+        kept = queue.backlog_bytes(bridges, t) + size <= queue_limit + 1e-6
+        dropped_queue[bridges[~kept]] += 1
         if reference is not None:
-            kept = reference.charge(bridges, t, size)
+            fits = np.flatnonzero(kept)
+            kept[fits[~reference.charge(bridges[fits], t, size)]] = False
         expected = np.full(bridges.size, np.nan)
         expected[kept] = queue.admit(bridges[kept], t, size)
         if got is None:
@@ -405,7 +411,9 @@ def test_engine_limits_match_the_reference_queue_and_allowance(queue_limit, allo
     np.testing.assert_array_equal(engine.copies_forwarded, sent)
     np.testing.assert_array_equal(engine.bytes_forwarded, queue.bytes_forwarded)
     np.testing.assert_allclose(engine.queueing_delay_s, queue.queueing_delay_s, atol=1e-9)
-    np.testing.assert_array_equal(engine.dropped_queue, queue.copies_dropped)
+    np.testing.assert_array_equal(engine.dropped_queue, dropped_queue)
+    if queue_limit < math.inf:
+        assert dropped_queue.sum() > 0
     if reference is not None:
         np.testing.assert_array_equal(engine.dropped_allowance, reference.copies_dropped)
         assert engine.allowance is not None

@@ -275,6 +275,7 @@ def test_fsk_endpoint_out_of_beacon_range_never_sends(tmp_path) -> None:
     [
         ("ble", "downlink = { interval_s = 60, payload_bytes = 250 }", "downlink.payload_bytes"),
         ("lora", "lora_link = { rx_windows = 7 }", "rx_windows"),
+        ("lora", "lora_link = { rx_windows = 0 }\ndownlink = { interval_s = 60 }", "rx_windows"),
         ("fsk", "fsk_link = { rx_window_interval_s = 3.1 }", "rx_window_interval_s"),
         ("fsk", 'downlink = { interval_s = 60, route = "nearest" }', "route"),
         ("fsk", "downlink = { interval_s = 60, retries = 256 }", "retries"),
@@ -342,3 +343,53 @@ def test_lora_periodic_listen_delivers_within_one_period(tmp_path) -> None:
     assert plain.sim.keepalive_frames == 0
     node = int(periodic.sim.endpoint_ids[0])
     assert periodic.sim.state_durations_s[node, RX] > 5 * plain.sim.state_durations_s[node, RX]
+
+
+def test_one_radio_one_thing_at_a_time(tmp_path) -> None:
+    """Uplinks, downlink windows and downlink ACKs of one endpoint never overlap (SF12 frames of
+    1.3 s every 10 s, a window every 2 s, a downlink every 5 s: without the radio lock one
+    window in eight would fall on an uplink): its transmit time is exactly the sum of the
+    airtimes of every frame it sent."""
+    from radios.lora import time_on_air
+
+    result = run(
+        tmp_path,
+        link="lora",
+        interval=10,
+        duration=3600,
+        extra="lora = { sf = 12 }\nlora_link = { rx_windows = 5, periodic_listen_s = 2 }\n"
+        "downlink = { interval_s = 5 }",
+        backhaul=0.0,
+    )
+    sim = result.sim
+    node = int(sim.endpoint_ids[0])
+    uplinks = int(sim.records.transmissions.sum())
+    acks = int(sim.downlinks.transmissions.sum())  # perfect link: every try decoded, acked
+    expected = (
+        uplinks * time_on_air(19, 12)
+        + sim.keepalive_frames * time_on_air(1, 12)
+        + acks * time_on_air(1, 12)
+    )
+    assert acks > 300
+    assert sim.state_durations_s[node, TX] == pytest.approx(expected, abs=1e-9)
+
+
+def test_progress_reporting_does_not_change_results(tmp_path) -> None:
+    (tmp_path / "nodes.csv").write_text(NODES_CSV.format(rows="0,0,bridge\n50,0,endpoint\n"))
+    path = tmp_path / "spec.toml"
+    path.write_text(
+        SPEC.format(
+            duration=3600,
+            seed=2,
+            link="lora",
+            interval=2000,
+            extra="lora_link = { rx_windows = 5, periodic_listen_s = 10 }",
+            backhaul=0.05,
+            bridge_extra="",
+            power=14,
+        )
+    )
+    spec = experiments.load_spec(path)
+    quiet = experiments.run(spec)
+    reported = experiments.run(spec, progress=lambda now_s, total_s: None)
+    assert quiet.summary == reported.summary
