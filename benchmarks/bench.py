@@ -162,7 +162,7 @@ class _Hooks:
     def __init__(self) -> None:
         self.topology_s = 0.0
         self.tables_s = 0.0
-        self.loop_start = 0.0
+        self.loop_start: float | None = None
         self.loop_end = 0.0
         self.steps = 0
         self.envs: list[Any] = []
@@ -201,10 +201,16 @@ class _Hooks:
                 import simpy
 
                 if until is not None and not isinstance(until, simpy.Event):
-                    return original_run(until)  # progress steps (not used by the benchmark)
-
-                _log(f"event loop starts ({len(env._queue)} events queued)")
-                hooks.loop_start = time.perf_counter()
+                    # what simpy.Environment.run does with a number: an urgent stop event
+                    at = float(until)
+                    stop = simpy.Event(env)
+                    stop._ok = True
+                    stop._value = None
+                    env.schedule(stop, simpy.core.URGENT, at - env.now)
+                    until = stop
+                if hooks.loop_start is None:
+                    _log(f"event loop starts ({len(env._queue)} events queued)")
+                    hooks.loop_start = time.perf_counter()
                 step = env.step
                 n = 0
                 try:

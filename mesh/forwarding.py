@@ -8,8 +8,9 @@ network server, which keeps the first copy.
 Each forwarded copy is ``size + backhaul_overhead_bytes`` long on the bridge's uplink, which is
 rate-limited and charged to the bridge owner's data allowance (``mesh.bridgelimits``); a frame
 whose every copy was refused by those limits is lost as ``backhaul_limit``. When observation is on,
-every bridge that decoded a frame records (endpoint, bridge, time) for the privacy metrics,
-whether or not it could forward the frame: the owner saw it on the air.
+every bridge that decoded a frame is reported (endpoint, bridges, time) to the privacy metric
+(``mesh.privacy.LinkabilityAccumulator``), whether or not it could forward the frame: the owner
+saw it on the air.
 
 Source: Amazon Sidewalk architecture (endpoint -> any bridge in range -> Sidewalk network server).
 """
@@ -24,6 +25,7 @@ import numpy as np
 from mesh.backhaul import Backhaul
 from mesh.bridgelimits import BridgeLimits
 from mesh.medium import Transmission
+from mesh.privacy import LinkabilityAccumulator
 from mesh.records import (
     BACKHAUL_DOWN,
     BACKHAUL_LIMIT,
@@ -54,32 +56,6 @@ class Forwarder(Protocol):
         ...
 
 
-class Observations:
-    """Who heard whom when: (endpoint, bridge, time) of every decoded uplink frame, kept as the
-    decoder arrays of each frame (views, no copies) and flattened after the run."""
-
-    def __init__(self) -> None:
-        self._bridges: list[np.ndarray] = []
-        self._endpoint: list[int] = []
-        self._t: list[float] = []
-
-    def observe(self, endpoint: int, bridges: np.ndarray, t: float) -> None:
-        self._bridges.append(bridges)
-        self._endpoint.append(endpoint)
-        self._t.append(t)
-
-    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(endpoint, bridge, time) per observation."""
-        if not self._bridges:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-        lengths = np.array([b.size for b in self._bridges])
-        return (
-            np.repeat(np.array(self._endpoint, dtype=np.int64), lengths),
-            np.concatenate(self._bridges).astype(np.int64),
-            np.repeat(np.array(self._t), lengths),
-        )
-
-
 class DirectForwarder:
     """Star topology: every decoding bridge forwards to the network server."""
 
@@ -94,7 +70,7 @@ class DirectForwarder:
         bridge_only_links: frozenset[str] = frozenset(),
         limits: BridgeLimits | None = None,
         overhead_bytes: int = 0,
-        observations: Observations | None = None,
+        observations: LinkabilityAccumulator | None = None,
     ) -> None:
         """``unheard_links``: links no bridge listens on (their frames are ``not_listening``);
         ``bridge_only_links``: links whose only listeners are bridges (no mask needed)."""

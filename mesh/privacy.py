@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -292,3 +293,81 @@ def mean_over_observed(result: LinkabilityResult) -> float:
     if not np.any(seen):
         return math.nan
     return float(np.mean(result.mean_linkable_s[seen]))
+
+
+class LinkabilityAccumulator:
+    """:func:`linkability` computed while the run goes, in memory bounded by the open groups.
+
+    Observations must come in nondecreasing time per endpoint (as a simulation makes them).
+    A group can only grow while its endpoint keeps its transmission ID, so when an endpoint's
+    epoch changes its groups are closed: their spans are added to the endpoint's sum, count and
+    maximum and forgotten. An endpoint's buffer of raw observations is folded into one entry per
+    bridge (first, last) every :data:`FOLD_ENTRIES` frames, which bounds it with rotation off.
+    The result equals :func:`linkability` of the same observations (tested)."""
+
+    FOLD_ENTRIES = 64
+
+    def __init__(self, n_endpoints: int, rotation_period_s: float) -> None:
+        self._period = float(rotation_period_s) if _rotation_on(rotation_period_s) else 0.0
+        self._epoch = [-1] * n_endpoints
+        self._buffer: dict[int, list[tuple[np.ndarray, Any, Any]]] = {}
+        self._observations = [0] * n_endpoints
+        self._span_sum = np.zeros(n_endpoints)
+        self._span_max = np.full(n_endpoints, np.nan)
+        self._groups = np.zeros(n_endpoints, dtype=np.int64)
+
+    def observe(self, endpoint: int, bridges: np.ndarray, time_s: float) -> None:
+        """``bridges`` (distinct) each received a frame of ``endpoint`` at ``time_s``."""
+        self._observations[endpoint] += int(bridges.size)
+        epoch = math.floor(time_s / self._period) if self._period else 0
+        if epoch != self._epoch[endpoint]:
+            self._close(endpoint)
+            self._epoch[endpoint] = epoch
+        buffer = self._buffer.get(endpoint)
+        if buffer is None:
+            buffer = self._buffer[endpoint] = []
+        buffer.append((bridges, time_s, time_s))
+        if len(buffer) >= self.FOLD_ENTRIES:
+            self._buffer[endpoint] = [_fold(buffer)]
+
+    def _close(self, endpoint: int) -> None:
+        buffer = self._buffer.pop(endpoint, None)
+        if not buffer:
+            return
+        _, first, last = _fold(buffer)
+        spans = last - first
+        self._span_sum[endpoint] += float(spans.sum())
+        self._groups[endpoint] += spans.size
+        longest = float(spans.max())
+        if not longest <= self._span_max[endpoint]:  # (NaN: none yet)
+            self._span_max[endpoint] = longest
+
+    def result(self) -> LinkabilityResult:
+        """Close every open group and return the per-endpoint figures."""
+        for endpoint in list(self._buffer):
+            self._close(endpoint)
+        groups = self._groups.copy()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(groups > 0, self._span_sum / np.maximum(groups, 1), np.nan)
+        arrays = (mean, self._span_max.copy(), groups, np.array(self._observations, np.int64))
+        for array in arrays:
+            array.setflags(write=False)
+        return LinkabilityResult(*arrays)
+
+
+def _fold(
+    buffer: list[tuple[np.ndarray, Any, Any]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One entry per bridge: the earliest first and the latest last observation time."""
+    if len(buffer) == 1:
+        bridges, first, last = buffer[0]
+        return bridges, np.broadcast_to(first, bridges.shape), np.broadcast_to(last, bridges.shape)
+    bridges = np.concatenate([entry[0] for entry in buffer])
+    first = np.concatenate([np.broadcast_to(e[1], e[0].shape) for e in buffer])
+    last = np.concatenate([np.broadcast_to(e[2], e[0].shape) for e in buffer])
+    unique, inverse = np.unique(bridges, return_inverse=True)
+    lo = np.full(unique.size, np.inf)
+    hi = np.full(unique.size, -np.inf)
+    np.minimum.at(lo, inverse, first)
+    np.maximum.at(hi, inverse, last)
+    return unique, lo, hi

@@ -30,7 +30,7 @@ from mesh.downlink import (
     keepalive_process,
     lora_listening,
 )
-from mesh.forwarding import FORWARDERS, Forwarder, Observations, best_decoder, decoders
+from mesh.forwarding import FORWARDERS, Forwarder, best_decoder, decoders
 from mesh.fsksync import FskSync, draw_sync
 from mesh.ledger import RX, SECOND_CHIP, SLEEP, StateLedger
 from mesh.links import (
@@ -45,7 +45,7 @@ from mesh.mac import endpoint_process
 from mesh.medium import CACHE_FLOATS, LinkMedium, Medium, ScanSchedule, Transmission
 from mesh.neighbours import NeighbourTable, build_table
 from mesh.pathgain import PathGain
-from mesh.privacy import LinkabilityResult, linkability
+from mesh.privacy import LinkabilityAccumulator, LinkabilityResult
 from mesh.records import LINK_CODE, PacketRecords
 from mesh.server import NetworkServer
 from mesh.traffic import build_schedule
@@ -118,7 +118,7 @@ class Network:
         fsk_sync: FskSync | None = None,
         limits: BridgeLimits | None = None,
         backhaul_overhead_bytes: int = 0,
-        observations: Observations | None = None,
+        observations: LinkabilityAccumulator | None = None,
     ) -> None:
         self.ctx = ctx
         self.env = ctx.env
@@ -503,7 +503,11 @@ def simulate(
         bcfg.allowance_period_s,
         {link: (lm.table.indptr, lm.table.index) for link, lm in link_media.items()},
     )
-    observations = Observations() if config.privacy.observe else None
+    observations = (
+        LinkabilityAccumulator(n, config.privacy.rotation_period_s)
+        if config.privacy.observe
+        else None
+    )
     forwarder = FORWARDERS["direct"](
         is_bridge,
         backhaul,
@@ -644,18 +648,8 @@ def simulate(
         fsk_sync=fsk_sync,
         account_of_node=account_of_node,
         bridge_load=limits,
-        linkability=_linkability(config, n, observations),
+        linkability=observations.result() if observations is not None else None,
     )
-
-
-def _linkability(
-    config: SimConfig, n_nodes: int, observations: Observations | None
-) -> LinkabilityResult | None:
-    """How long a bridge owner can link each endpoint's frames (``mesh.privacy``)."""
-    if observations is None:
-        return None
-    endpoint, bridge, time_s = observations.arrays()
-    return linkability(endpoint, bridge, time_s, config.privacy.rotation_period_s, n_nodes, key=0)
 
 
 def _charge_windows(
