@@ -195,7 +195,6 @@ class _Hooks:
             original_post_init(ctx)
             env = ctx.env
             hooks.envs.append(env)
-            original_run = env.run
 
             def run(until: Any = None) -> Any:
                 import simpy
