@@ -334,6 +334,11 @@ class LinkabilityAccumulator:
         buffer = self._buffer.pop(endpoint, None)
         if not buffer:
             return
+        if len(buffer) == 1 and buffer[0][1] is buffer[0][2]:  # one frame: every span is 0
+            self._groups[endpoint] += buffer[0][0].size
+            if not self._span_max[endpoint] >= 0.0:
+                self._span_max[endpoint] = 0.0
+            return
         _, first, last = _fold(buffer)
         spans = last - first
         self._span_sum[endpoint] += float(spans.sum())
@@ -359,15 +364,15 @@ def _fold(
     buffer: list[tuple[np.ndarray, Any, Any]],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One entry per bridge: the earliest first and the latest last observation time."""
-    if len(buffer) == 1:
-        bridges, first, last = buffer[0]
-        return bridges, np.broadcast_to(first, bridges.shape), np.broadcast_to(last, bridges.shape)
+    lengths = [entry[0].size for entry in buffer]
     bridges = np.concatenate([entry[0] for entry in buffer])
-    first = np.concatenate([np.broadcast_to(e[1], e[0].shape) for e in buffer])
-    last = np.concatenate([np.broadcast_to(e[2], e[0].shape) for e in buffer])
-    unique, inverse = np.unique(bridges, return_inverse=True)
-    lo = np.full(unique.size, np.inf)
-    hi = np.full(unique.size, -np.inf)
-    np.minimum.at(lo, inverse, first)
-    np.maximum.at(hi, inverse, last)
-    return unique, lo, hi
+    if all(isinstance(entry[1], float) for entry in buffer):  # raw frames: one time each
+        first = np.repeat(np.array([entry[1] for entry in buffer]), lengths)
+        last = first
+    else:
+        first = np.concatenate([np.broadcast_to(e[1], e[0].shape) for e in buffer])
+        last = np.concatenate([np.broadcast_to(e[2], e[0].shape) for e in buffer])
+    order = np.lexsort((first, bridges))
+    bridges, first, last = bridges[order], first[order], last[order]
+    starts = np.flatnonzero(np.concatenate(([True], bridges[1:] != bridges[:-1])))
+    return bridges[starts], first[starts], np.maximum.reduceat(last, starts)
