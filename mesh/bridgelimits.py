@@ -267,8 +267,9 @@ def accounts(
     return account_of
 
 
-#: Fast-path frames held before their copies are counted into the per-bridge arrays.
-FLUSH_FRAMES = 65_536
+#: Copies held (as decoder arrays) before they are counted into the per-bridge arrays: bounds
+#: the memory they hold and the temporary arrays of one count (4M copies: 16 MiB of int32).
+FLUSH_COPIES = 4_000_000
 
 
 class BridgeLimits:
@@ -326,7 +327,7 @@ class BridgeLimits:
         self._recent: deque[tuple[float, np.ndarray, np.ndarray | None]] = deque()
         self._scratch = np.full(n_nodes, -math.inf)
         self._pending: dict[int, list[np.ndarray]] = {}  # copy size -> decoder arrays
-        self._pending_frames = 0
+        self._pending_copies = 0
         self._pending_t_s = 0.0
         self._pending_downlinks: list[tuple[int, int]] = []
         owned = account_of_bridge[account_of_bridge >= 0]
@@ -384,8 +385,8 @@ class BridgeLimits:
                 if pending is None:
                     pending = self._pending[size_bytes] = []
                 pending.append(bridges)
-                self._pending_frames += 1
-                if self._pending_frames >= FLUSH_FRAMES:
+                self._pending_copies += k
+                if self._pending_copies >= FLUSH_COPIES:
                     self.flush()
             if self.rate_bps:
                 recent.append((t_s + size_bytes * self._s_per_byte, bridges, None))
@@ -401,9 +402,11 @@ class BridgeLimits:
             self._budget -= cost
             self._pending_t_s = t_s
             self._pending.setdefault(size_bytes, []).append(bridges)
-            self._pending_frames += 1
+            self._pending_copies += k
             if self.rate_bps:
                 recent.append((t_s + size_bytes * self._s_per_byte, bridges, None))
+            if self._pending_copies >= FLUSH_COPIES:
+                self.flush()
             return None
         return self._exact(bridges, t_s, size_bytes, busy, allowance_ok)
 
@@ -437,9 +440,11 @@ class BridgeLimits:
             self.queueing_delay_s[bridges[waiting]] += late_s
             self._budget -= size_bytes * min(k, self._per_account)
             self._pending.setdefault(size_bytes, []).append(bridges)
-            self._pending_frames += 1
+            self._pending_copies += k
             self._pending_t_s = t_s
             self._recent.append((t_s + service_s + float(late_s.max()), bridges, departure))
+            if self._pending_copies >= FLUSH_COPIES:
+                self.flush()
             return departure
         allowance = self.allowance
         charged = allowance is not None and not allowance_ok
@@ -466,11 +471,13 @@ class BridgeLimits:
             self.bytes_forwarded[sent] += size_bytes
         else:  # counted (and charged) with the pending copies
             self._pending.setdefault(size_bytes, []).append(sent)
-            self._pending_frames += 1
+            self._pending_copies += int(sent.size)
             self._pending_t_s = t_s
             self._budget -= size_bytes * int(sent.size)
         if self.rate_bps and sent.size:
             self._recent.append((float(departure[kept].max()), sent, departure[kept]))
+        if self._pending_copies >= FLUSH_COPIES:
+            self.flush()
         return departure
 
     def _new_period(self, t_s: float) -> None:
@@ -532,6 +539,6 @@ class BridgeLimits:
                 self.allowance.book(copies, bytes_, self._pending_t_s)
             self._pending.clear()
             self._full_rows.clear()
-            self._pending_frames = 0
+            self._pending_copies = 0
         if self.allowance is not None:
             self._budget = self._allowance - int(self.allowance._used.max(initial=0))
