@@ -50,6 +50,7 @@ import simpy
 from mesh.config import EndpointConfig
 from mesh.forwarding import decoders
 from mesh.ledger import RX, SLEEP, TX
+from mesh.mac import bridge_frame
 from mesh.records import LINK_CODE
 
 if TYPE_CHECKING:
@@ -398,31 +399,19 @@ def _send_downlink(
     net: Network, node: int, phy: ClassPhy, bridge: int, payload_bytes: int
 ) -> Generator[Any, Any, bool]:
     """The bridge sends one downlink frame in the endpoint's window; did the endpoint decode it?"""
-    env, ledger, medium = net.env, net.ledger, net.medium
     assert net.downlinks is not None
     dl = net.downlinks
     if phy.link == "fsk":
         dl.used_windows[node] += 1
-    elif _on_periodic_grid(dl, node, phy, env.now):
+    elif _on_periodic_grid(dl, node, phy, net.env.now):
         dl.used_periodic[node] += 1
     else:
         dl.used_lora[node] += 1
-    channel = int(net.downlinks.rng.integers(phy.channels))
-    airtime_s = phy.airtime_s(payload_bytes)
-    ledger.wake(node)
-    ledger.switch(node, RX + phy.state_offset, env.now)
-    medium.set_listening(phy.link, node, True)
-    ledger.switch(bridge, TX, env.now)
-    frame = medium.start(
-        bridge, phy.link, channel, phy.variant, phy.sensitivity_dbm, env.now, airtime_s, -1
-    )
+    channel = int(dl.rng.integers(phy.channels))
+    net.ledger.wake(node)
+    net.ledger.switch(node, RX + phy.state_offset, net.env.now)
     net.downlink_frames += 1
-    yield env.timeout(airtime_s)
-    medium.end(frame)
-    ledger.switch(bridge, RX, env.now)
-    medium.set_listening(phy.link, node, False)
-    ledger.switch(node, SLEEP, env.now)
-    return frame.decoded_by(node)
+    return (yield from bridge_frame(net, node, phy, bridge, channel, payload_bytes))
 
 
 def _send_downlink_ack(

@@ -44,7 +44,7 @@ the bridge heard.
 from __future__ import annotations
 
 import math
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 from mesh.forwarding import best_decoder
@@ -63,6 +63,7 @@ from radios.ble import airtime_s as ble_airtime_s
 
 if TYPE_CHECKING:
     from mesh.links import ClassPhy
+    from mesh.medium import Transmission
     from mesh.simulation import Network
 
 Process = Generator[Any, Any, None]
@@ -218,19 +219,28 @@ def _receive_ack(
         yield env.timeout(cfg.ack_window_s)
         ledger.switch(node, SLEEP, env.now)
         return False
+    net.ack_frames += 1
+    return (yield from bridge_frame(net, node, phy, bridge, channel, cfg.ack_payload_bytes))
+
+
+def bridge_frame(
+    net: Network, node: int, phy: ClassPhy, bridge: int, channel: int, payload_bytes: int
+) -> Generator[Any, Any, bool]:
+    """``bridge`` sends ``node`` (already in RX) one frame of ``payload_bytes`` on ``channel``
+    now, through the medium; the endpoint sleeps after it. Did the endpoint decode it?"""
+    env, ledger, medium = net.env, net.ledger, net.medium
     medium.set_listening(phy.link, node, True)
-    airtime_s = phy.airtime_s(cfg.ack_payload_bytes)
+    airtime_s = phy.airtime_s(payload_bytes)
     ledger.switch(bridge, TX, env.now)
-    ack = medium.start(
+    frame = medium.start(
         bridge, phy.link, channel, phy.variant, phy.sensitivity_dbm, env.now, airtime_s, -1
     )
-    net.ack_frames += 1
     yield env.timeout(airtime_s)
-    medium.end(ack)
+    medium.end(frame)
     ledger.switch(bridge, RX, env.now)
     medium.set_listening(phy.link, node, False)
     ledger.switch(node, SLEEP, env.now)
-    return ack.decoded_by(node)
+    return frame.decoded_by(node)
 
 
 def _advertise(
@@ -243,38 +253,63 @@ def _advertise(
     airtime_s: float,
     first_channel: int,
 ) -> Process:
-    """One fragment as ``adv_events`` legacy advertising events on channels 37, 38, 39."""
+    """One fragment as ``adv_events`` legacy advertising events on channels 37, 38, 39; every
+    PDU a bridge decodes is forwarded."""
+    env, records = net.env, net.records
+
+    def forward(tx: Transmission) -> bool:
+        fate = net.forwarder.on_uplink(tx, fragment, env.now, size_bytes)
+        if fate != DELIVERED:
+            records.note_attempt(packet, fate)
+        elif phy.listens:
+            net.uplink_heard(node, phy, tx, True)
+        records.frame_done(packet, env.now - airtime_s, env.now, net.server.complete[packet])
+        return False  # the endpoint sends every event whatever it hears
+
+    yield from _advertising(net, node, phy, packet, airtime_s, forward)
+
+
+def _advertising(
+    net: Network,
+    node: int,
+    phy: ClassPhy,
+    packet: int,
+    airtime_s: float,
+    on_pdu: Callable[[Transmission], bool],
+) -> Generator[Any, Any, bool]:
+    """Up to ``adv_events`` advertising events, each one PDU of ``airtime_s`` on channels 37,
+    38 and 39 in turn, ``advInterval + advDelay`` apart (fast, then slow). ``on_pdu(tx)`` sees
+    every PDU once it ended; True stops the advertising there (radio left on, for a
+    connection). Returns whether it stopped early."""
     env, ledger, medium, records = net.env, net.ledger, net.medium, net.records
     ble = phy.config.ble
+    off = phy.state_offset
     gap_s = ble.adv_pdu_gap_s
     event_s = 3 * airtime_s + 2 * gap_s
     start_s = env.now
     for event in range(ble.adv_events):
         ledger.wake(node)
         for channel in range(3):
-            ledger.switch(node, TX + phy.state_offset, env.now)
+            ledger.switch(node, TX + off, env.now)
             tx = medium.start(
                 node, "ble", channel, 0, phy.sensitivity_dbm, env.now, airtime_s, packet
             )
             records.transmissions[packet] += 1
             yield env.timeout(airtime_s)
             medium.end(tx)
-            fate = net.forwarder.on_uplink(tx, fragment, env.now, size_bytes)
-            if fate != DELIVERED:
-                records.note_attempt(packet, fate)
-            elif phy.listens:
-                net.uplink_heard(node, phy, tx, True)
-            records.frame_done(packet, env.now - airtime_s, env.now, net.server.complete[packet])
             if net.downlinks is not None and node in net.downlinks.ble_held:
                 net.downlinks.ble_heard_by(node, tx, net.is_bridge)
+            if on_pdu(tx):
+                return True
             if channel < 2:
-                ledger.switch(node, IDLE + phy.state_offset, env.now)
+                ledger.switch(node, IDLE + off, env.now)
                 yield env.timeout(gap_s)
         ledger.switch(node, SLEEP, env.now)
         if event + 1 < ble.adv_events:
             delay_s = net.mac_rng.uniform(0.0, ADV_DELAY_MAX_S)
             interval_s = ble.adv_interval_at_s(env.now - event_s - start_s)
             yield env.timeout(max(0.0, interval_s + delay_s - event_s))
+    return False
 
 
 def _connect_transfer(
@@ -304,44 +339,26 @@ def _connect_transfer(
     medium (37 hopping channels; their collisions are left out), nor is the bridge's scanner
     pausing during its connection events.
     """
-    env, ledger, medium, records = net.env, net.ledger, net.medium, net.records
+    env, ledger, records = net.env, net.ledger, net.records
     ble = phy.config.ble
     off = phy.state_offset
-    adv_s = phy.airtime_s(0)  # connectable advertising PDU without application data
-    gap_s = ble.adv_pdu_gap_s
-    event_s = 3 * adv_s + 2 * gap_s
-    start_s = env.now
-    bridge = -1
-    for event in range(ble.adv_events):
-        ledger.wake(node)
-        for channel in range(3):
-            ledger.switch(node, TX + off, env.now)
-            tx = medium.start(node, "ble", channel, 0, phy.sensitivity_dbm, env.now, adv_s, packet)
-            records.transmissions[packet] += 1
-            yield env.timeout(adv_s)
-            medium.end(tx)
-            if net.downlinks is not None and node in net.downlinks.ble_held:
-                net.downlinks.ble_heard_by(node, tx, net.is_bridge)
-            bridge = net.best_decoder(tx)  # the strongest decoder that can reach the server
-            if bridge >= 0:
-                break
-            if best_decoder(tx, net.is_bridge) >= 0:
-                records.note_attempt(packet, BACKHAUL_DOWN)
-            else:
-                records.note_attempt(packet, net.forwarder.missed_reason(tx))
-            if channel < 2:
-                ledger.switch(node, IDLE + off, env.now)
-                yield env.timeout(gap_s)
+    found: list[int] = []
+
+    def connect(tx: Transmission) -> bool:
+        bridge = net.best_decoder(tx)  # the strongest decoder that can reach the server
         if bridge >= 0:
-            break
-        ledger.switch(node, SLEEP, env.now)
-        if event + 1 < ble.adv_events:
-            delay_s = net.mac_rng.uniform(0.0, ADV_DELAY_MAX_S)
-            interval_s = ble.adv_interval_at_s(env.now - event_s - start_s)
-            yield env.timeout(max(0.0, interval_s + delay_s - event_s))
-    if bridge < 0:
-        ledger.switch(node, SLEEP, env.now)
+            found.append(bridge)
+            return True
+        if best_decoder(tx, net.is_bridge) >= 0:
+            records.note_attempt(packet, BACKHAUL_DOWN)
+        else:
+            records.note_attempt(packet, net.forwarder.missed_reason(tx))
+        return False
+
+    # connectable advertising PDUs without application data
+    if not (yield from _advertising(net, node, phy, packet, phy.airtime_s(0), connect)):
         return
+    bridge = found[0]
     # CONNECT_IND from the bridge, T_IFS after the advertising PDU
     ledger.switch(node, RX + off, env.now)
     yield env.timeout(T_IFS_S + _connect_ind_s(ble))
