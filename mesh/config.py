@@ -48,6 +48,14 @@ def _require(cond: bool, key: str, message: str) -> None:
         raise ConfigError(key, message)
 
 
+def _require_finite(obj: Any, keys: tuple[str, ...], positive: bool = False) -> None:
+    """Each field in ``keys`` of ``obj`` is a finite number >= 0 (> 0 when ``positive``)."""
+    for key in keys:
+        value = getattr(obj, key)
+        ok = math.isfinite(value) and (value > 0 if positive else value >= 0)
+        _require(ok, key, f"must be {'> 0' if positive else '>= 0'}, got {value}")
+
+
 @dataclass(frozen=True)
 class ScenarioConfig:
     duration_s: float = field(
@@ -141,9 +149,7 @@ class DownlinkConfig:
     )
 
     def __post_init__(self) -> None:
-        for key in ("interval_s", "lifetime_s"):
-            value = getattr(self, key)
-            _require(math.isfinite(value) and value >= 0, key, f"must be >= 0, got {value}")
+        _require_finite(self, ("interval_s", "lifetime_s"))
         _require(self.lifetime_s > 0, "lifetime_s", "must be > 0")
         _require(0 <= self.payload_bytes <= 255, "payload_bytes", "must be in 0..255")
         _require(0 <= self.retries <= 255, "retries", f"must be in 0..255, got {self.retries}")
@@ -204,12 +210,8 @@ class FskLinkConfig:
     )
 
     def __post_init__(self) -> None:
-        for key in ("rx_window_interval_s", "resync_interval_s"):
-            value = getattr(self, key)
-            _require(math.isfinite(value) and value > 0, key, f"must be > 0, got {value}")
-        for key in ("rx_window_s", "beacon_guard_s"):
-            value = getattr(self, key)
-            _require(math.isfinite(value) and value >= 0, key, f"must be >= 0, got {value}")
+        _require_finite(self, ("rx_window_interval_s", "resync_interval_s"), positive=True)
+        _require_finite(self, ("rx_window_s", "beacon_guard_s"))
         _require(
             self.rx_window_s < self.rx_window_interval_s,
             "rx_window_s",
@@ -283,9 +285,7 @@ class LoraLinkConfig:
             f"must be > 0, got {self.rx_window_spacing_s}",
         )
         _require(1 <= self.rx_window_symbols <= 1024, "rx_window_symbols", "must be in 1..1024")
-        for key in ("periodic_listen_s", "keepalive_interval_s", "forget_after_s"):
-            value = getattr(self, key)
-            _require(math.isfinite(value) and value >= 0, key, f"must be >= 0, got {value}")
+        _require_finite(self, ("periodic_listen_s", "keepalive_interval_s", "forget_after_s"))
         _require(
             not self.periodic_listen_s or 0 < self.keepalive_interval_s < self.forget_after_s,
             "keepalive_interval_s",
@@ -454,9 +454,7 @@ class EndpointConfig:
             f"{self.link}; at most {MAX_FRAGMENTS} are allowed",
         )
         _require(0 <= self.max_retries <= 255, "max_retries", "must be in 0..255")
-        for key in ("backoff_max_s", "ack_delay_s", "ack_window_s", "lbt_sense_s"):
-            value = getattr(self, key)
-            _require(math.isfinite(value) and value >= 0, key, f"must be >= 0, got {value}")
+        _require_finite(self, ("backoff_max_s", "ack_delay_s", "ack_window_s", "lbt_sense_s"))
         _require(0 <= self.ack_payload_bytes <= 255, "ack_payload_bytes", "must be in 0..255")
         _require(self.lbt_max_attempts >= 1, "lbt_max_attempts", "must be >= 1")
         for link in self.link_mask:
@@ -652,9 +650,7 @@ class BridgeConfig:
             f"must be in (0, 1], got {self.backhaul_availability}",
         )
         _require(self.backhaul_outage_mean_s > 0, "backhaul_outage_mean_s", "must be > 0")
-        for key in ("fsk_beacon_interval_s", "fsk_slot_s"):
-            value = getattr(self, key)
-            _require(math.isfinite(value) and value > 0, key, f"must be > 0, got {value}")
+        _require_finite(self, ("fsk_beacon_interval_s", "fsk_slot_s"), positive=True)
         _require(0 <= self.fsk_beacon_bytes <= 255, "fsk_beacon_bytes", "must be in 0..255")
         for key in ("backhaul_rate_bps", "backhaul_queue_bytes", "monthly_allowance_bytes"):
             value = getattr(self, key)
