@@ -183,12 +183,12 @@ class Downlinks:
         end = self.lora_last_end_s[node]
         after_uplink = math.inf
         if count and end > -math.inf:
-            k = max(1, math.ceil((t - end) / spacing_s - 1e-12))
+            k = max(1, math.ceil((t - end) / spacing_s - 1e-9))
             after_uplink = end + k * spacing_s if k <= count else math.inf
         if not periodic_s:
             return after_uplink
         offset = float(self.periodic_offset_s[node])
-        grid = offset + max(0.0, math.ceil((t - offset) / periodic_s - 1e-12)) * periodic_s
+        grid = offset + max(0.0, math.ceil((t - offset) / periodic_s - 1e-9)) * periodic_s
         return min(after_uplink, grid)
 
 
@@ -302,6 +302,8 @@ def downlink_process(
                 continue
             if window > env.now:
                 yield env.timeout(window - env.now)
+                if abs(_next_window(net, node, phy, window) - window) > 1e-9:
+                    continue  # an uplink in between restarted the windows: find the next one
             if net.busy[node] or net.medium.transmitting(phy.link, bridge):
                 yield env.timeout(1e-6)  # this window is lost; wait for the next one
                 continue
@@ -354,6 +356,8 @@ def keepalive_process(net: Network, node: int, phy: ClassPhy) -> Process:
             continue
         if net.busy[node]:  # an uplink (or a downlink window) is under way: it will do
             yield net.radio_free(node)
+            if env.now >= net.duration_s:
+                return
             continue
         net.busy[node] = True
         net.ledger.wake(node)

@@ -96,10 +96,10 @@ class FskSync:
             t = self.synced_from_s(node, t)
             if math.isinf(t):
                 return t
-            window = offset + max(0.0, math.ceil((t - offset) / interval - 1e-12)) * interval
+            window = offset + max(0.0, math.ceil((t - offset) / interval - 1e-9)) * interval
             if self.synced_from_s(node, window) == window:
                 return window
-            t = window + 1e-9
+            t = window + 1e-6  # past this window (the grid tolerance is 1e-9 periods)
 
     def listening(
         self, horizon_s: float, used_windows: np.ndarray

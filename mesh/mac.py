@@ -344,10 +344,13 @@ def _connect_transfer(
     off = phy.state_offset
     found: list[int] = []
 
+    heard: list[Transmission] = []
+
     def connect(tx: Transmission) -> bool:
         bridge = net.best_decoder(tx)  # the strongest decoder that can reach the server
         if bridge >= 0:
             found.append(bridge)
+            heard.append(tx)
             return True
         if best_decoder(tx, net.is_bridge) >= 0:
             records.note_attempt(packet, BACKHAUL_DOWN)
@@ -400,6 +403,8 @@ def _connect_transfer(
                 )
                 if fate != DELIVERED:
                     records.note_attempt(packet, fate)
+                elif phy.listens:  # downlinks follow the advertisement it connected on
+                    net.uplink_heard(node, phy, heard[0], True)
                 records.frame_done(packet, transfer_start_s, env.now, net.server.complete[packet])
         yield env.timeout(max(0.0, anchor_s + ble.conn_interval_s - env.now))
 

@@ -303,7 +303,8 @@ class LinkabilityAccumulator:
     epoch changes its groups are closed: their spans are added to the endpoint's sum, count and
     maximum and forgotten. An endpoint's buffer of raw observations is folded into one entry per
     bridge (first, last) every :data:`FOLD_ENTRIES` frames, which bounds it with rotation off.
-    The result equals :func:`linkability` of the same observations (tested)."""
+    The result equals :func:`linkability` of the same observations (tested; means up to the
+    last bits of the summation order)."""
 
     FOLD_ENTRIES = 64
 

@@ -155,3 +155,16 @@ def test_ble_downlink_waits_for_the_next_advertisement(tmp_path) -> None:
     assert wait.mean() == pytest.approx(30.0, abs=8.0)
     assert set(dl.link[ok].tolist()) == {0}  # BLE
     assert result.summary["downlinks"]["delivery_ratio"] == 1.0
+
+
+def test_connection_mode_endpoints_get_their_downlinks(tmp_path) -> None:
+    """An endpoint that sends over connections is routed like any other: the advertisement it
+    connected on tells the network server which bridge heard it."""
+    (tmp_path / "nodes.csv").write_text("x_m,y_m,role\n0,0,bridge\n10,0,endpoint\n")
+    path = tmp_path / "spec.toml"
+    text = SPEC.format(payload=600, ble="", duration=3600, interval=60)
+    path.write_text(text.replace("[bridge]", "downlink = { interval_s = 300 }\n[bridge]"))
+    result = experiments.run(experiments.load_spec(path))
+    downlinks = result.summary["downlinks"]
+    assert downlinks["delivered"] > 5
+    assert downlinks["delivery_ratio"] == 1.0
