@@ -339,9 +339,8 @@ def _connect_transfer(
     medium (37 hopping channels; their collisions are left out), nor is the bridge's scanner
     pausing during its connection events.
     """
-    env, ledger, records = net.env, net.ledger, net.records
+    env, records = net.env, net.records
     ble = phy.config.ble
-    off = phy.state_offset
     found: list[int] = []
 
     heard: list[Transmission] = []
@@ -362,11 +361,7 @@ def _connect_transfer(
     if not (yield from _advertising(net, node, phy, packet, phy.airtime_s(0), connect)):
         return
     bridge = found[0]
-    # CONNECT_IND from the bridge, T_IFS after the advertising PDU
-    ledger.switch(node, RX + off, env.now)
-    yield env.timeout(T_IFS_S + _connect_ind_s(ble))
-    ledger.switch(node, SLEEP, env.now)
-    yield env.timeout(CONNECT_DELAY_S)
+    yield from _connection_setup(net, node, phy)
     sizes = [ble.data_length_bytes] * (size_bytes // ble.data_length_bytes)
     if size_bytes % ble.data_length_bytes:
         sizes.append(size_bytes % ble.data_length_bytes)
@@ -375,22 +370,15 @@ def _connect_transfer(
     last_ok_s = env.now
     sent = 0
     while True:
-        anchor_s = env.now
-        ledger.wake(node)
-        ledger.switch(node, RX + off, env.now)  # the central's PDU (ack of the previous one)
-        yield env.timeout(empty_s)
-        ledger.switch(node, IDLE + off, env.now)
-        yield env.timeout(T_IFS_S)
+        # the central's PDU (ack of the previous one), then data, or LL_TERMINATE once all is
+        # acknowledged
         done = sent == len(sizes)
         pdu_s = empty_s if done else ble.data_pdu_airtime_s(sizes[sent])
-        ledger.switch(node, TX + off, env.now)  # data, or LL_TERMINATE once all is acknowledged
-        yield env.timeout(pdu_s)
-        ledger.switch(node, SLEEP, env.now)
+        anchor_s = yield from _connection_event(net, node, phy, empty_s, pdu_s)
         if done:
             return
         records.transmissions[packet] += 1
-        p_loss = ble.conn_event_loss_probability
-        if p_loss and net.mac_rng.random() < p_loss:
+        if _event_lost(net, ble):
             if env.now - last_ok_s >= ble.supervision_timeout_s:
                 records.note_attempt(packet, CONNECTION_LOST)
                 return
@@ -419,6 +407,41 @@ def _connect_ind_s(ble: BleParams) -> float:
     return ble_airtime_s(CONNECT_IND_PAYLOAD_BYTES, ble.phy)
 
 
+def _connection_setup(net: Network, node: int, phy: ClassPhy) -> Process:
+    """The endpoint receives CONNECT_IND ``T_IFS`` after the advertising PDU the bridge heard,
+    and sleeps until the first connection event."""
+    env, ledger = net.env, net.ledger
+    ledger.switch(node, RX + phy.state_offset, env.now)
+    yield env.timeout(T_IFS_S + _connect_ind_s(phy.config.ble))
+    ledger.switch(node, SLEEP, env.now)
+    yield env.timeout(CONNECT_DELAY_S)
+
+
+def _connection_event(
+    net: Network, node: int, phy: ClassPhy, rx_s: float, tx_s: float
+) -> Generator[Any, Any, float]:
+    """One connection event: the central's PDU (``rx_s`` on air), ``T_IFS``, the endpoint's
+    PDU (``tx_s``); returns the event's anchor point."""
+    env, ledger = net.env, net.ledger
+    off = phy.state_offset
+    anchor_s = env.now
+    ledger.wake(node)
+    ledger.switch(node, RX + off, env.now)
+    yield env.timeout(rx_s)
+    ledger.switch(node, IDLE + off, env.now)
+    yield env.timeout(T_IFS_S)
+    ledger.switch(node, TX + off, env.now)
+    yield env.timeout(tx_s)
+    ledger.switch(node, SLEEP, env.now)
+    return anchor_s
+
+
+def _event_lost(net: Network, ble: BleParams) -> bool:
+    """Was this connection event's PDU lost (``conn_event_loss_probability``)?"""
+    p_loss = ble.conn_event_loss_probability
+    return bool(p_loss) and net.mac_rng.random() < p_loss
+
+
 def _ble_downlink(net: Network, node: int, phy: ClassPhy) -> Process:
     """A bridge holding a downlink for ``node`` heard one of its advertising PDUs: it connects
     (CONNECT_IND) and sends the downlink in the first connection event; the endpoint
@@ -429,32 +452,22 @@ def _ble_downlink(net: Network, node: int, phy: ClassPhy) -> Process:
     held = dl.ble_held[node]
     if not held.heard:
         return  # the holding bridge heard none of this packet's PDUs: wait for the next one
-    env, ledger = net.env, net.ledger
+    env = net.env
     ble = phy.config.ble
-    off = phy.state_offset
-    ledger.switch(node, RX + off, env.now)
-    yield env.timeout(T_IFS_S + _connect_ind_s(ble))
-    ledger.switch(node, SLEEP, env.now)
-    yield env.timeout(CONNECT_DELAY_S)
+    yield from _connection_setup(net, node, phy)
     data_s = ble.data_pdu_airtime_s(held.payload_bytes)
     empty_s = ble.data_pdu_airtime_s(0)
     last_ok_s = env.now
     delivered = False
     while True:
-        anchor_s = env.now
-        ledger.wake(node)
-        ledger.switch(node, RX + off, env.now)  # the bridge's PDU: the downlink, then the ack
-        yield env.timeout(empty_s if delivered else data_s)
-        ledger.switch(node, IDLE + off, env.now)
-        yield env.timeout(T_IFS_S)
-        ledger.switch(node, TX + off, env.now)  # ack, then LL_TERMINATE
-        yield env.timeout(empty_s)
-        ledger.switch(node, SLEEP, env.now)
+        # the bridge's PDU (the downlink, then the ack); the endpoint's ack, then LL_TERMINATE
+        anchor_s = yield from _connection_event(
+            net, node, phy, empty_s if delivered else data_s, empty_s
+        )
         if delivered:
             break
         held.tries += 1
-        p_loss = ble.conn_event_loss_probability
-        if p_loss and net.mac_rng.random() < p_loss:
+        if _event_lost(net, ble):
             if env.now - last_ok_s >= ble.supervision_timeout_s:
                 break
         else:
