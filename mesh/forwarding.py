@@ -87,20 +87,14 @@ class DirectForwarder:
         rx = tx.rx
         if tx.link in self._bridge_only and tx.clean:  # the common case: every listener decoded
             if rx.size == 0:
-                return NOT_LISTENING if tx.link in self._unheard else BELOW_SENSITIVITY
+                return self.missed_reason(tx)
             return self._forward(
                 tx.node, tx.packet, tx.link, fragment, rx, t, size_bytes, whole_row=True
             )
-        outcome = np.zeros(rx.size, dtype=np.int8) if tx.clean else tx.outcome
-        if tx.link not in self._bridge_only:
-            mask = self._is_bridge[rx]
-            rx, outcome = rx[mask], outcome[mask]
-        if outcome.size == 0:
-            return NOT_LISTENING if tx.link in self._unheard else BELOW_SENSITIVITY
-        decoded = outcome == RX_OK
-        if decoded.any():
-            return self._forward(tx.node, tx.packet, tx.link, fragment, rx[decoded], t, size_bytes)
-        return int(RX_TO_FATE[outcome].max())
+        heard_by = decoders(tx, self._is_bridge)
+        if heard_by.size:
+            return self._forward(tx.node, tx.packet, tx.link, fragment, heard_by, t, size_bytes)
+        return self.missed_reason(tx)
 
     def missed_reason(self, tx: Transmission) -> int:
         rx = tx.rx
