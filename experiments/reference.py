@@ -15,10 +15,15 @@ from typing import Any
 from mesh.config import (
     BridgeConfig,
     EndpointConfig,
+    FaultsConfig,
+    JammerConfig,
     MediumConfig,
     MetricsConfig,
+    NodeFailure,
+    OutageWindow,
     PrivacyConfig,
     PropagationExtras,
+    RoutingConfig,
     ScenarioConfig,
 )
 from radios.propagation import PROPAGATION_MODELS
@@ -130,6 +135,15 @@ def sections() -> list[tuple[str, str, list[KeyDoc]]]:
     out.append(("[bridge]", "", describe(BridgeConfig)))
     out.append(("[privacy]", "", describe(PrivacyConfig)))
     out.append(("[metrics]", "", describe(MetricsConfig)))
+    out.append(("[routing]", "", describe(RoutingConfig)))
+    faults_note = (
+        "Scheduled items are arrays of tables: `[[faults.outages]]`, `[[faults.failures]]`, "
+        "`[[faults.jammers]]`, with the keys below."
+    )
+    out.append(("[faults]", faults_note, describe(FaultsConfig)))
+    out.append(("[[faults.outages]]", "", describe(OutageWindow)))
+    out.append(("[[faults.failures]]", "", describe(NodeFailure)))
+    out.append(("[[faults.jammers]]", "", describe(JammerConfig)))
     return out
 
 

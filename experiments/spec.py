@@ -28,10 +28,12 @@ from mesh.config import (
     BridgeConfig,
     ConfigError,
     EndpointConfig,
+    FaultsConfig,
     MediumConfig,
     MetricsConfig,
     PrivacyConfig,
     PropagationExtras,
+    RoutingConfig,
     ScenarioConfig,
     SimConfig,
 )
@@ -49,6 +51,8 @@ SECTIONS: tuple[str, ...] = (
     "bridge",
     "privacy",
     "metrics",
+    "routing",
+    "faults",
 )
 DEFAULT_SPEC = "default.toml"
 
@@ -400,6 +404,8 @@ def build_config(data: Mapping[str, Any], source: str, base_dir: Path) -> SimCon
     bridge = build_dataclass(BridgeConfig, _table(data, "bridge", source), source, "[bridge]")
     privacy = build_dataclass(PrivacyConfig, _table(data, "privacy", source), source, "[privacy]")
     metrics = build_dataclass(MetricsConfig, _table(data, "metrics", source), source, "[metrics]")
+    routing = build_dataclass(RoutingConfig, _table(data, "routing", source), source, "[routing]")
+    faults = build_dataclass(FaultsConfig, _table(data, "faults", source), source, "[faults]")
     try:
         return SimConfig(
             scenario=scenario,
@@ -411,6 +417,8 @@ def build_config(data: Mapping[str, Any], source: str, base_dir: Path) -> SimCon
             bridge=bridge,
             privacy=privacy,
             metrics=metrics,
+            routing=routing,
+            faults=faults,
         )
     except ConfigError as err:  # a check across sections: name the section and key
         section, _, key = err.key.partition(".")

@@ -295,6 +295,50 @@ class LoraLinkConfig:
 
 
 @dataclass(frozen=True)
+class MobilityConfig:
+    """Random-waypoint motion of a class's endpoints (``mesh.mobility``): along the suburb's
+    streets, or in straight lines across the area for topologies without streets."""
+
+    mobile: bool = field(default=False, metadata=doc("this class moves"))
+    speed_mps: tuple[float, ...] = field(
+        default=(0.5, 1.5),
+        metadata=doc(
+            "[min, max]: each leg's speed is drawn uniformly from this range (walking pace "
+            "by default; ASSUMPTION)",
+            "m/s",
+        ),
+    )
+    pause_s: tuple[float, ...] = field(
+        default=(0.0, 300.0),
+        metadata=doc("[min, max]: pause at each waypoint, drawn uniformly (ASSUMPTION)", "s"),
+    )
+    shadowing_decorrelation_m: float = field(
+        default=50.0,
+        metadata=doc(
+            "a moving endpoint's shadowing is redrawn per square cell of this side "
+            "(Gudmundson 1991 reports decorrelation distances of tens of metres; ASSUMPTION)",
+            "m",
+        ),
+    )
+    gap_sample_s: float = field(
+        default=10.0,
+        metadata=doc("coverage along the track is sampled this often (coverage gap metric)", "s"),
+    )
+
+    def __post_init__(self) -> None:
+        for key in ("speed_mps", "pause_s"):
+            pair = getattr(self, key)
+            _require(len(pair) == 2, key, f"must be [min, max], got {list(pair)}")
+            _require(
+                all(math.isfinite(v) for v in pair) and 0 <= pair[0] <= pair[1],
+                key,
+                f"must be finite with 0 <= min <= max, got {list(pair)}",
+            )
+        _require(self.speed_mps[0] > 0, "speed_mps", "the minimum speed must be > 0")
+        _require_finite(self, ("shadowing_decorrelation_m", "gap_sample_s"), positive=True)
+
+
+@dataclass(frozen=True)
 class EndpointConfig:
     """One class of battery endpoints. ``[endpoint]`` gives the defaults of every class."""
 
@@ -389,11 +433,64 @@ class EndpointConfig:
     downlink: DownlinkConfig = field(
         default_factory=DownlinkConfig, metadata=doc("application downlinks to this class")
     )
+    relay: bool = field(
+        default=False,
+        metadata=doc(
+            "this class forwards other nodes' frames under a relaying [routing] strategy: it "
+            "listens on its link whenever its radio is free (charged as RX) and retransmits"
+        ),
+    )
+    relay_role: str = field(
+        default="client",
+        metadata=doc(
+            "contention_flood only: client (cancels a pending rebroadcast when it overhears "
+            "it) or router (never cancels, shorter contention window)"
+        ),
+    )
+    mains_powered: bool = field(
+        default=False,
+        metadata=doc(
+            "a mains-powered home device (smart plug, light): its energy is reported, it has no "
+            "battery life"
+        ),
+    )
+    mobility: MobilityConfig = field(
+        default_factory=MobilityConfig,
+        metadata=doc("moving endpoints (trackers, pet collars)"),
+    )
 
     def __post_init__(self) -> None:
         _require(
             self.link in LINKS, "link", f"must be one of {', '.join(LINKS)}; got {self.link!r}"
         )
+        _require(
+            self.relay_role in ("client", "router"),
+            "relay_role",
+            f"must be client or router; got {self.relay_role!r}",
+        )
+        if self.mobility.mobile:
+            for key, bad in (
+                ("relay", self.relay),
+                ("acked", self.acked),
+                ("downlink.interval_s", self.downlink.enabled),
+                ("lbt", self.lbt),
+            ):
+                _require(
+                    not bad,
+                    key,
+                    "is not available to mobile classes: a moving endpoint only transmits "
+                    "(neighbour tables of listeners are static for a run)",
+                )
+            _require(
+                not (self.link == "lora" and self.lora_link.periodic_listen_s),
+                "lora_link.periodic_listen_s",
+                "is not available to mobile classes",
+            )
+            _require(
+                self.oversize != "connect",
+                "oversize",
+                "connect is not available to mobile classes",
+            )
         _require(
             self.traffic in ("periodic", "poisson"),
             "traffic",
@@ -628,6 +725,13 @@ class BridgeConfig:
     backhaul_outage_mean_s: float = field(
         default=1800.0, metadata=doc("mean length of one backhaul outage (ASSUMPTION)", "s")
     )
+    relay: bool = field(
+        default=False,
+        metadata=doc(
+            "bridges relay frames over the radio (a router role) when they cannot forward them "
+            "over their own backhaul, under a relaying [routing] strategy"
+        ),
+    )
 
     def __post_init__(self) -> None:
         _require(len(self.links) > 0, "links", "must name at least one of ble, fsk, lora")
@@ -775,6 +879,267 @@ class MetricsConfig:
         _require(self.area_margin_m >= 0, "area_margin_m", "must be >= 0")
 
 
+STRATEGIES: tuple[str, ...] = ("direct", "flood", "contention_flood", "gradient")
+
+
+@dataclass(frozen=True)
+class RoutingConfig:
+    """How frames travel from endpoints to a bridge (``mesh.routing``). ``direct`` is Sidewalk's
+    star; the others relay over nodes whose role has ``relay = true``."""
+
+    strategy: str = field(
+        default="direct",
+        metadata=doc("direct, flood (managed flooding), contention_flood or gradient"),
+    )
+    ttl: int = field(
+        default=7,
+        metadata=doc(
+            "flood: initial TTL; a node relays when TTL >= 2 and decrements it (Bluetooth Mesh "
+            "Profile 1.0.1, 3.4.6.3), so a frame makes at most ttl radio hops"
+        ),
+    )
+    cache_size: int = field(
+        default=64,
+        metadata=doc(
+            "flood, contention_flood: seen-message cache entries per relay, oldest evicted first "
+            "(ASSUMPTION; the Mesh Profile leaves the size to the implementation)"
+        ),
+    )
+    relay_retransmits: int = field(
+        default=2,
+        metadata=doc("flood: extra transmissions of each relayed frame (Relay Retransmit Count)"),
+    )
+    relay_interval_s: float = field(
+        default=0.02,
+        metadata=doc("flood: spacing of those transmissions (Relay Retransmit Interval)", "s"),
+    )
+    relay_delay_max_s: float = field(
+        default=0.01,
+        metadata=doc(
+            "flood: a relay waits U(0, this) before its first transmission, like the random "
+            "advertising delay (ASSUMPTION)",
+            "s",
+        ),
+    )
+    hop_limit: int = field(
+        default=3,
+        metadata=doc(
+            "contention_flood: rebroadcasts a frame may take (Meshtastic hop_limit, default 3, "
+            "at most 7)"
+        ),
+    )
+    snr_min_db: float = field(
+        default=-20.0,
+        metadata=doc("contention_flood: SNR mapped to the smallest contention window", "dB"),
+    )
+    snr_max_db: float = field(
+        default=10.0,
+        metadata=doc("contention_flood: SNR mapped to the largest contention window", "dB"),
+    )
+    cw_min: int = field(
+        default=3, metadata=doc("contention_flood: smallest window exponent (Meshtastic CWmin)")
+    )
+    cw_max: int = field(
+        default=8, metadata=doc("contention_flood: largest window exponent (Meshtastic CWmax)")
+    )
+    originator_retries: int = field(
+        default=3,
+        metadata=doc(
+            "contention_flood: retransmissions by the originator when it overhears no "
+            "rebroadcast of its frame (implicit ACK) and no bridge decoded it"
+        ),
+    )
+    beacon_interval_s: float = field(
+        default=60.0,
+        metadata=doc("gradient: every bridge and routed relay beacons its metric this often", "s"),
+    )
+    metric: str = field(
+        default="hops",
+        metadata=doc(
+            "gradient: hops (hop count) or etx (expected transmissions, from beacon reception "
+            "ratios; De Couto et al. 2003)"
+        ),
+    )
+    etx_window: int = field(
+        default=8, metadata=doc("gradient, etx: beacons per neighbour the ratio is computed over")
+    )
+    hop_retries: int = field(
+        default=3,
+        metadata=doc("gradient: retransmissions to the parent when its ACK is missing"),
+    )
+    parent_loss: int = field(
+        default=2,
+        metadata=doc(
+            "gradient: frames in a row that the parent did not acknowledge before a node "
+            "switches to its next best neighbour"
+        ),
+    )
+    ack_delay_s: float = field(
+        default=0.01,
+        metadata=doc("gradient: a hop's ACK follows its frame after this turnaround", "s"),
+    )
+    relay_payload_overhead_bytes: int = field(
+        default=0,
+        metadata=doc(
+            "bytes a relaying header (TTL, source, sequence) adds to every frame on air "
+            "(ASSUMPTION; 0 keeps frames as the endpoint sent them)",
+            "B",
+        ),
+    )
+
+    def __post_init__(self) -> None:
+        _require(
+            self.strategy in STRATEGIES,
+            "strategy",
+            f"must be one of {', '.join(STRATEGIES)}; got {self.strategy!r}",
+        )
+        _require(2 <= self.ttl <= 127, "ttl", f"must be in 2..127, got {self.ttl}")
+        _require(self.cache_size >= 1, "cache_size", "must be >= 1")
+        _require(0 <= self.relay_retransmits <= 7, "relay_retransmits", "must be in 0..7")
+        _require(1 <= self.hop_limit <= 7, "hop_limit", f"must be in 1..7, got {self.hop_limit}")
+        _require(
+            0 <= self.cw_min <= self.cw_max <= 15,
+            "cw_min",
+            f"must satisfy 0 <= cw_min <= cw_max <= 15, got {self.cw_min}, {self.cw_max}",
+        )
+        _require(self.snr_min_db < self.snr_max_db, "snr_min_db", "must be below snr_max_db")
+        _require(0 <= self.originator_retries <= 7, "originator_retries", "must be in 0..7")
+        _require(
+            self.metric in ("hops", "etx"), "metric", f"must be hops or etx; got {self.metric!r}"
+        )
+        _require(self.etx_window >= 1, "etx_window", "must be >= 1")
+        _require(0 <= self.hop_retries <= 15, "hop_retries", "must be in 0..15")
+        _require(self.parent_loss >= 1, "parent_loss", "must be >= 1")
+        _require(
+            0 <= self.relay_payload_overhead_bytes <= 32,
+            "relay_payload_overhead_bytes",
+            "must be in 0..32",
+        )
+        _require_finite(self, ("relay_interval_s", "relay_delay_max_s", "ack_delay_s"))
+        _require_finite(self, ("beacon_interval_s",), positive=True)
+
+    @property
+    def relaying(self) -> bool:
+        return self.strategy != "direct"
+
+
+@dataclass(frozen=True)
+class OutageWindow:
+    """One scheduled outage of some bridges."""
+
+    bridges: tuple[int, ...] = field(
+        default=(), metadata=doc("node ids of the bridges (as in nodes.csv / the topology)")
+    )
+    kind: str = field(
+        default="power",
+        metadata=doc("power (the bridge is off: no radio, no internet) or backhaul (no internet)"),
+    )
+    start_s: float = field(default=0.0, metadata=doc("outage start", "s"))
+    end_s: float = field(default=0.0, metadata=doc("outage end", "s"))
+
+    def __post_init__(self) -> None:
+        _require(len(self.bridges) > 0, "bridges", "must name at least one bridge node id")
+        _require(
+            self.kind in ("power", "backhaul"),
+            "kind",
+            f"must be power or backhaul; got {self.kind!r}",
+        )
+        _require_finite(self, ("start_s", "end_s"))
+        _require(self.end_s > self.start_s, "end_s", "must be after start_s")
+
+
+@dataclass(frozen=True)
+class NodeFailure:
+    """A node that stops for good."""
+
+    node: int = field(default=-1, metadata=doc("node id"))
+    at_s: float = field(default=0.0, metadata=doc("when it fails", "s"))
+
+    def __post_init__(self) -> None:
+        _require(self.node >= 0, "node", "must be a node id >= 0")
+        _require_finite(self, ("at_s",))
+
+
+@dataclass(frozen=True)
+class JammerConfig:
+    """An interference source: bursts of power on one link's band."""
+
+    x_m: float = field(default=0.0, metadata=doc("position", "m"))
+    y_m: float = field(default=0.0, metadata=doc("position", "m"))
+    link: str = field(default="lora", metadata=doc("band jammed: ble, fsk or lora (all channels)"))
+    tx_power_dbm: float = field(default=14.0, metadata=doc("jammer power", "dBm"))
+    duty_cycle: float = field(default=0.1, metadata=doc("share of time on, in (0, 1]"))
+    burst_s: float = field(default=1.0, metadata=doc("length of one burst", "s"))
+    start_s: float = field(default=0.0, metadata=doc("first possible burst", "s"))
+    end_s: float = field(default=math.inf, metadata=doc("no burst after this", "s"))
+
+    def __post_init__(self) -> None:
+        _require(
+            self.link in LINKS, "link", f"must be one of {', '.join(LINKS)}; got {self.link!r}"
+        )
+        _require(0 < self.duty_cycle <= 1, "duty_cycle", "must be in (0, 1]")
+        for key in ("x_m", "y_m", "tx_power_dbm"):
+            _require(math.isfinite(getattr(self, key)), key, "must be a finite number")
+        _require_finite(self, ("start_s",))
+        _require_finite(self, ("burst_s",), positive=True)
+        _require(self.end_s > self.start_s, "end_s", "must be after start_s")
+
+
+@dataclass(frozen=True)
+class FaultsConfig:
+    """Bridge outages, permanent failures and jammers (``mesh.faults``); all seeded."""
+
+    power_mtbf_s: float = field(
+        default=0.0,
+        metadata=doc("mean time between bridge power outages; 0: none (exponential)", "s"),
+    )
+    power_mttr_s: float = field(
+        default=3600.0, metadata=doc("mean length of a power outage (exponential)", "s")
+    )
+    backhaul_mtbf_s: float = field(
+        default=0.0,
+        metadata=doc(
+            "mean time between internet outages of each bridge; 0: none (besides "
+            "[bridge] backhaul_availability)",
+            "s",
+        ),
+    )
+    backhaul_mttr_s: float = field(
+        default=3600.0, metadata=doc("mean length of an internet outage", "s")
+    )
+    failure_fraction: float = field(
+        default=0.0,
+        metadata=doc(
+            "share of bridges and relays that fail for good, each at a uniform time in the run"
+        ),
+    )
+    outages: tuple[OutageWindow, ...] = field(
+        default=(), metadata=doc("scheduled outages: [[faults.outages]] tables")
+    )
+    failures: tuple[NodeFailure, ...] = field(
+        default=(), metadata=doc("scheduled permanent failures: [[faults.failures]] tables")
+    )
+    jammers: tuple[JammerConfig, ...] = field(
+        default=(), metadata=doc("interference sources: [[faults.jammers]] tables")
+    )
+
+    def __post_init__(self) -> None:
+        _require_finite(self, ("power_mtbf_s", "backhaul_mtbf_s", "failure_fraction"))
+        _require_finite(self, ("power_mttr_s", "backhaul_mttr_s"), positive=True)
+        _require(0 <= self.failure_fraction <= 1, "failure_fraction", "must be in 0..1")
+
+    @property
+    def any(self) -> bool:
+        return bool(
+            self.power_mtbf_s
+            or self.backhaul_mtbf_s
+            or self.failure_fraction
+            or self.outages
+            or self.failures
+            or self.jammers
+        )
+
+
 @dataclass(frozen=True)
 class SimConfig:
     """Everything one run needs. ``topology`` and ``propagation`` are parameter dataclasses from
@@ -789,6 +1154,8 @@ class SimConfig:
     bridge: BridgeConfig = field(default_factory=BridgeConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    routing: RoutingConfig = field(default_factory=RoutingConfig)
+    faults: FaultsConfig = field(default_factory=FaultsConfig)
 
     def __post_init__(self) -> None:
         _require(len(self.endpoint_classes) > 0, "endpoint_class", "at least one class is needed")
