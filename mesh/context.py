@@ -32,6 +32,9 @@ STREAM_NAMES: tuple[str, ...] = (
     "fsk_sync",
     "downlink",
     "accounts",
+    "routing",
+    "mobility",
+    "faults",
 )
 
 

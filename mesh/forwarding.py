@@ -109,6 +109,19 @@ class DirectForwarder:
     ) -> int:
         return self._forward(node, packet, "ble", fragment, np.array([bridge]), t, size_bytes)
 
+    def forward_from(
+        self,
+        node: int,
+        packet: int,
+        link: str,
+        fragment: int,
+        decoders: np.ndarray,
+        t: float,
+        size_bytes: int,
+    ) -> int:
+        """``decoders`` (bridges) decoded a relayed copy of ``node``'s frame: forward it."""
+        return self._forward(node, packet, link, fragment, decoders, t, size_bytes)
+
     def _forward(
         self,
         node: int,

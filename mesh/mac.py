@@ -147,7 +147,13 @@ def _send_aloha(
     env, ledger, medium, records = net.env, net.ledger, net.medium, net.records
     cfg = phy.config
     mac_rng = net.mac_rng
+    routing = net.routing
+    # contention_flood: the originator resends until it overhears a rebroadcast (implicit ACK)
+    implicit = routing is not None and routing.implicit_ack and not cfg.acked
     attempts = 1 + (cfg.max_retries if cfg.acked else 0)
+    if implicit:
+        assert routing is not None
+        attempts = 1 + routing.cfg.originator_retries
     channel = first_channel
     sync = net.fsk_sync if phy.link == "fsk" else None
     for attempt in range(attempts):
@@ -194,6 +200,11 @@ def _send_aloha(
         records.frame_done(packet, env.now - airtime_s, env.now, net.server.complete[packet])
         if phy.listens:
             net.uplink_heard(node, phy, tx, fate == DELIVERED)
+        if implicit:
+            assert routing is not None
+            if (yield from routing.await_ack(node, phy, packet, fragment, airtime_s)):
+                return
+            continue
         if not cfg.acked:
             return
         # the ACK confirms delivery to the network server, like a LoRaWAN RX1 downlink: it is
@@ -238,7 +249,7 @@ def bridge_frame(
     yield env.timeout(airtime_s)
     medium.end(frame)
     ledger.switch(bridge, RX, env.now)
-    medium.set_listening(phy.link, node, False)
+    medium.stop_listening(phy.link, node)
     ledger.switch(node, SLEEP, env.now)
     return frame.decoded_by(node)
 

@@ -146,12 +146,16 @@ class ScanSchedule:
     phase_s: np.ndarray  # per node
     interval_s: float
     window_s: float
+    continuous: np.ndarray | None = None  # per node: scans the whole interval (relays)
 
     def listening(self, nodes: np.ndarray, channel: int, t0: float, airtime_s: float) -> np.ndarray:
         u = t0 - self.phase_s[nodes]
         k = np.floor(u / self.interval_s)
         offset = u - k * self.interval_s
-        return (offset + airtime_s <= self.window_s) & (np.mod(k, 3) == channel)
+        window = offset + airtime_s <= self.window_s
+        if self.continuous is not None:
+            window |= self.continuous[nodes]
+        return window & (np.mod(k, 3) == channel)
 
 
 @dataclass
@@ -177,6 +181,8 @@ class LinkMedium:
     power_cache: dict[int, np.ndarray] = field(default_factory=dict)
     active: dict[int, list[Transmission]] = field(default_factory=dict)  # by channel
     on_air: list[Transmission] = field(default_factory=list)
+    # per node: listening outside receive windows (relays; None: nobody but bridges)
+    always_on: np.ndarray | None = None
 
 
 @dataclass
@@ -217,6 +223,11 @@ class Medium:
 
     def set_listening(self, link: str, node: int, on: bool) -> None:
         self.links[link].listening[node] = on
+
+    def stop_listening(self, link: str, node: int) -> None:
+        """A receive window of ``node`` ends: back to its usual state (on for relays)."""
+        lm = self.links[link]
+        lm.listening[node] = lm.always_on is not None and bool(lm.always_on[node])
 
     def start(
         self,

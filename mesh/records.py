@@ -79,6 +79,8 @@ class PacketRecords:
         self.fragments = np.ones(n, dtype=np.int32)
         self.copies = np.zeros(n, dtype=np.int32)  # server receptions including duplicates
         self.link = np.zeros(n, dtype=np.int8)  # link the packet was sent on (LINK_CODE)
+        # radio hops of the first copy a bridge forwarded (0: none was forwarded)
+        self.hops = np.zeros(n, dtype=np.int16)
         # latency split: first frame's start, and the frame that completed the packet at the
         # network server (its start and end); NaN until known
         self.first_start_s = np.full(n, np.nan)

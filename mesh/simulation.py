@@ -47,6 +47,8 @@ from mesh.neighbours import NeighbourTable, build_table
 from mesh.pathgain import PathGain
 from mesh.privacy import LinkabilityAccumulator, LinkabilityResult
 from mesh.records import LINK_CODE, PacketRecords
+from mesh.routing import STRATEGIES, Relaying
+from mesh.routing.gradient import Gradient
 from mesh.server import NetworkServer
 from mesh.traffic import build_schedule
 from radios.energy import BATTERIES, NRF52840_MCU, RADIO_PROFILES
@@ -87,6 +89,8 @@ class SimResult:
     account_of_node: np.ndarray  # account index of each bridge (-1: not a bridge)
     bridge_load: BridgeLimits  # per-bridge copies, bytes, queueing and drops (booked)
     linkability: LinkabilityResult | None  # per-endpoint linkable intervals (privacy.observe)
+    routing: Relaying | None = None  # the relaying strategy's counters (None: direct)
+    relay_listen_s: np.ndarray | None = None  # per node: time relays listened instead of sleeping
 
     @property
     def endpoint_ids(self) -> np.ndarray:
@@ -147,6 +151,13 @@ class Network:
         # LBT, retries and ACK windows), a downlink window or a keep-alive
         self.busy = [False] * is_bridge.size
         self._radio_free: dict[int, simpy.Event] = {}
+        self.routing: Relaying | None = None  # a relaying strategy (None: direct)
+        self.link_phys: list[dict[str, ClassPhy]] = []
+        self.class_of_node: list[int] = []
+
+    def phy_of(self, node: int, link: str) -> ClassPhy:
+        """The PHY endpoint ``node`` sends with on ``link``."""
+        return self.link_phys[self.class_of_node[node]][link]
 
     def uplink_heard(self, node: int, phy: ClassPhy, tx: Transmission, delivered: bool) -> None:
         """After an uplink frame of an endpoint that listens: restart its LoRa windows and, when
@@ -278,17 +289,24 @@ def _link_medium(
     link_phys: list[dict[str, ClassPhy]],
     path_gain: PathGain,
     scan_phase: np.ndarray | None,
+    relays: np.ndarray | None = None,
 ) -> LinkMedium:
     """One link's transmit powers, decode thresholds, neighbour table, listeners and limits.
 
-    Transmitters are the link's endpoints (and its bridges when ACKs or downlinks are in use);
-    listeners are the bridges listening on it (and its endpoints, for ACKs and downlinks)."""
+    Transmitters are the link's endpoints (and its bridges when ACKs, downlinks or relaying are
+    in use); listeners are the bridges listening on it (and its endpoints, for ACKs, downlinks
+    and contention_flood's implicit ACKs). ``relays``: per node, relays on this link (both
+    transmit and always listen)."""
     classes = config.endpoint_classes
     n = class_of_node.size
     link_classes = [i for i, c in enumerate(classes) if link in c.links]
     on_link = np.isin(class_of_node, link_classes)
     bridge_on_link = is_bridge & (link in config.bridge.links)
     acked = link in talks_back_links(config)
+    relaying = config.routing.relaying
+    if relays is None:
+        relays = np.zeros(n, dtype=bool)
+    implicit = config.routing.strategy == "contention_flood"  # originators listen for rebroadcasts
     power = np.full(n, -np.inf)
     threshold = np.full(n, np.inf)
     for i in link_classes:
@@ -297,22 +315,29 @@ def _link_medium(
     lowest_sensitivity = min(link_phys[i][link].sensitivity_dbm for i in link_classes)
     power[bridge_on_link] = config.bridge.tx_power_dbm(link)
     threshold[bridge_on_link] = lowest_sensitivity
-    transmitters = np.flatnonzero(on_link | (bridge_on_link & acked))
-    listeners = np.flatnonzero(bridge_on_link | (on_link & acked))
+    threshold[relays] = lowest_sensitivity  # relays resend every class's frames
+    transmitters = np.flatnonzero(on_link | (bridge_on_link & (acked or relaying)) | relays)
+    listeners = np.flatnonzero(bridge_on_link | (on_link & (acked or implicit)) | relays)
     table = build_table(path_gain, transmitters, listeners, power, threshold, FREQUENCY_HZ[link])
     capacity = np.ones(n, dtype=np.int32)
     capacity[is_bridge] = config.bridge.demodulators(link)
     scan = None
     if link == "ble" and scan_phase is not None:
-        scan = ScanSchedule(scan_phase, config.bridge.scan_interval_s, config.bridge.scan_window_s)
+        scan = ScanSchedule(
+            scan_phase,
+            config.bridge.scan_interval_s,
+            config.bridge.scan_window_s,
+            (relays & ~is_bridge) if relays.any() else None,
+        )
+    always_on = bridge_on_link | relays
     return LinkMedium(
         link=link,
         table=table,
         tx_power_dbm=power,
         weights=sir_weights(sir_thresholds_db(link, classes, config.medium), config.medium.capture),
         capacity=capacity,
-        listening=bridge_on_link.copy(),
-        always_listening=not acked and scan is None,
+        listening=always_on.copy(),
+        always_listening=not (acked or implicit) and scan is None and not config.faults.any,
         floor_dbm=lowest_sensitivity - config.medium.interference_margin_db,
         frequency_hz=FREQUENCY_HZ[link],
         scan=scan,
@@ -321,7 +346,57 @@ def _link_medium(
         listener_slot=listener_slot(n, listeners),
         n_listeners=int(listeners.size),
         cache_budget=CACHE_FLOATS // len(config.links_in_use),
+        always_on=always_on,
     )
+
+
+#: ``relay_links`` value of a relaying bridge (it relays on every link of its own).
+BRIDGE_RELAY = -2
+
+
+def relay_links(config: SimConfig, is_bridge: np.ndarray, class_of_node: np.ndarray) -> np.ndarray:
+    """Per node, the link code (``LINK_CODE``) it relays on: a relay endpoint's primary link,
+    :data:`BRIDGE_RELAY` for relaying bridges, -1 for the others (and for everyone under
+    ``direct``)."""
+    out = np.full(class_of_node.size, -1, dtype=np.int64)
+    if not config.routing.relaying:
+        return out
+    for index, cls in enumerate(config.endpoint_classes):
+        if cls.relay:
+            out[class_of_node == index] = LINK_CODE[cls.link]
+    if config.bridge.relay:
+        out[is_bridge] = BRIDGE_RELAY
+    return out
+
+
+def relays_on(link: str, relay_link: np.ndarray, is_bridge: np.ndarray) -> np.ndarray:
+    """Nodes relaying on ``link`` (bridges relay on all theirs: the caller's table restricts)."""
+    return (relay_link == LINK_CODE[link]) | ((relay_link == BRIDGE_RELAY) & is_bridge)
+
+
+def _beaconing(
+    config: SimConfig,
+    relay_link: np.ndarray,
+    is_bridge: np.ndarray,
+    class_of_node: np.ndarray,
+    link_phys: list[dict[str, ClassPhy]],
+) -> list[tuple[int, ClassPhy]]:
+    """Gradient beacons: (node, PHY) for every bridge on every link some relay endpoint relays
+    on, and for every relay endpoint on its link. A bridge beacons with the PHY of the first
+    relaying class of the link."""
+    out: list[tuple[int, ClassPhy]] = []
+    classes = config.endpoint_classes
+    for link in config.links_in_use:
+        relaying = [i for i, c in enumerate(classes) if c.relay and c.link == link]
+        if not relaying:
+            continue
+        phy = link_phys[relaying[0]][link]
+        if link in config.bridge.links:
+            out.extend((int(b), phy) for b in np.flatnonzero(is_bridge))
+        for index in relaying:
+            nodes = np.flatnonzero((class_of_node == index) & (relay_link == LINK_CODE[link]))
+            out.extend((int(node), link_phys[index][link]) for node in nodes)
+    return out
 
 
 def class_phys(config: SimConfig) -> list[dict[str, ClassPhy]]:
@@ -444,8 +519,10 @@ def simulate(
     config: SimConfig,
     topology: Topology | None = None,
     progress: Callable[[float, float], None] | None = None,
+    trace: bool = False,
 ) -> SimResult:
-    """Run one scenario. ``progress(sim_time_s, duration_s)`` is called as simulated time passes."""
+    """Run one scenario. ``progress(sim_time_s, duration_s)`` is called as simulated time passes;
+    ``trace`` keeps the relaying event trace (``SimResult.routing.trace``)."""
     ctx = SimContext(config.scenario.seed)
     topo = (
         topology
@@ -470,14 +547,21 @@ def simulate(
     scan_phase = None
     if "ble" in links:
         scan_phase = ctx.rng("scanner").uniform(0.0, 3 * config.bridge.scan_interval_s, size=n)
+    relay_link = relay_links(config, is_bridge, class_of_node)
     for link in links:
         link_media[link] = _link_medium(
-            link, config, is_bridge, class_of_node, link_phys, path_gain, scan_phase
+            link,
+            config,
+            is_bridge,
+            class_of_node,
+            link_phys,
+            path_gain,
+            scan_phase,
+            relays_on(link, relay_link, is_bridge) if config.routing.relaying else None,
         )
         listeners = link_media[link].listeners
         assert listeners is not None
         is_listener[listeners] = True
-    acked_links = talks_back_links(config)
     medium = Medium(n, link_media, path_gain, config.medium.capture, is_listener)
 
     duration_s = config.scenario.duration_s
@@ -491,7 +575,12 @@ def simulate(
         ctx.env, n, bridges, config.bridge, 2 * duration_s + 3600.0, ctx.rng("backhaul")
     )
     unheard = frozenset(link for link in links if link not in config.bridge.links)
-    bridge_only = frozenset(links) - acked_links  # no endpoint listens on these links
+    # no endpoint (nor relay) listens on these links
+    bridge_only = frozenset(
+        link
+        for link, lm in link_media.items()
+        if lm.listeners is not None and bool(is_bridge[lm.listeners].all())
+    )
     bcfg = config.bridge
     account_of_node = accounts(n, bridges, bcfg.bridges_per_account, ctx.rng("accounts"))
     limits = BridgeLimits(
@@ -567,6 +656,26 @@ def simulate(
         bcfg.backhaul_overhead_bytes,
         observations,
     )
+    net.link_phys = link_phys
+    net.class_of_node = class_of_node.tolist()
+
+    routing: Relaying | None = None
+    if config.routing.relaying:
+        relay_offset = np.zeros(n, dtype=np.int64)
+        router = is_bridge.copy()
+        for index, cls in enumerate(classes):
+            nodes = class_of_node == index
+            relay_offset[nodes] = link_phys[index][cls.link].state_offset
+            router[nodes] = cls.relay_role == "router"
+        routing = STRATEGIES[config.routing.strategy](
+            net, config.routing, forwarder, relay_link, relay_offset, router, trace
+        )
+        net.forwarder = routing
+        net.routing = routing
+        if isinstance(routing, Gradient):
+            routing.start_beacons(
+                _beaconing(config, relay_link, is_bridge, class_of_node, link_phys)
+            )
 
     times = schedule.times_s.tolist()
     u = channel_u.tolist()
@@ -618,6 +727,14 @@ def simulate(
     limits.flush()
     durations = ledger.close(horizon_s)
     _charge_windows(config, class_of_node, link_phys, net, durations, ledger.wakes, horizon_s)
+    relay_listen_s = np.zeros(n)
+    if routing is not None:
+        # a relay endpoint listens on its relay link whenever its radio is not otherwise busy
+        relays = np.flatnonzero(routing.is_relay & ~is_bridge)
+        offset = np.asarray(routing.relay_offset)[relays]
+        relay_listen_s[relays] = durations[relays, SLEEP]
+        durations[relays, RX + offset] += durations[relays, SLEEP]
+        durations[relays, SLEEP] = 0.0
     charge, voltage, capacity_c, leakage_a = _charge(
         config, topo, class_of_node, durations, ledger.wakes
     )
@@ -649,6 +766,8 @@ def simulate(
         account_of_node=account_of_node,
         bridge_load=limits,
         linkability=observations.result() if observations is not None else None,
+        routing=routing,
+        relay_listen_s=relay_listen_s,
     )
 
 
