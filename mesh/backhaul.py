@@ -52,6 +52,8 @@ class Backhaul:
         self._buffer_pos = 0
         self.down = np.zeros(n_nodes, dtype=bool)
         self.n_down = 0
+        # why each bridge is down: bit 0 this model's outages, higher bits ``mesh.faults``
+        self._reasons = np.zeros(n_nodes, dtype=np.int64)
         availability = cfg.backhaul_availability
         if availability < 1.0:
             mean_down = cfg.backhaul_outage_mean_s
@@ -69,9 +71,17 @@ class Backhaul:
         for t, goes_down, bridge in edges:
             if t > env.now:
                 yield env.timeout(t - env.now)
-            if bool(goes_down) != bool(self.down[bridge]):
-                self.down[bridge] = bool(goes_down)
-                self.n_down += 1 if goes_down else -1
+            self.set_reason(bridge, 1, bool(goes_down))
+
+    def set_reason(self, node: int, bit: int, down: bool) -> None:
+        """Set or clear one reason for ``node``'s link being down; it is down while any is."""
+        reasons = int(self._reasons[node])
+        reasons = reasons | bit if down else reasons & ~bit
+        self._reasons[node] = reasons
+        now_down = reasons != 0
+        if now_down != bool(self.down[node]):
+            self.down[node] = now_down
+            self.n_down += 1 if now_down else -1
 
     def copies_up(self, bridges: np.ndarray, n_decoded: int) -> int:
         """How many of the decoding ``bridges`` (``n_decoded`` of them) can forward now."""

@@ -18,7 +18,7 @@ Source: Amazon Sidewalk architecture (endpoint -> any bridge in range -> Sidewal
 from __future__ import annotations
 
 import math
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -36,6 +36,9 @@ from mesh.records import (
     RX_TO_FATE,
 )
 from mesh.server import NetworkServer
+
+if TYPE_CHECKING:
+    from mesh.faults import FaultEngine
 
 
 class Forwarder(Protocol):
@@ -82,6 +85,7 @@ class DirectForwarder:
         self._limits = limits
         self._overhead = overhead_bytes
         self._observations = observations
+        self.faults: FaultEngine | None = None  # told of every forwarding (outage recovery)
 
     def on_uplink(self, tx: Transmission, fragment: int, t: float, size_bytes: int) -> int:
         rx = tx.rx
@@ -137,6 +141,9 @@ class DirectForwarder:
         if self._observations is not None:
             self._observations.observe(node, decoders, t)
         backhaul = self._backhaul
+        faults = self.faults
+        if faults is not None and faults.awaiting:
+            faults.forwarded(decoders[~backhaul.down[decoders]], t)
         if self._limits is None:
             copies = backhaul.copies_up(decoders, decoders.size)
             if copies == 0:

@@ -56,6 +56,7 @@ from mesh.records import (
     DELIVERED,
     LINK_CODE,
     NO_SYNC,
+    NODE_FAILED,
     OVER_MTU,
 )
 from radios.ble import ADV_DELAY_MAX_S, CONNECT_IND_PAYLOAD_BYTES, T_IFS_S, BleParams
@@ -108,6 +109,10 @@ def endpoint_process(
         packet = first_packet + k
         if env.now < t_gen:
             yield env.timeout(t_gen - env.now)
+        if net.failed is not None and net.failed[node]:  # a failed endpoint sends nothing more
+            for later in range(packet, first_packet + len(times_s)):
+                records.drop(later, NODE_FAILED)
+            break
         if choose:
             phy, frames, airtimes, send = plans[net.choose_link(node, phys)]
             records.link[packet] = LINK_CODE[phy.link]

@@ -37,7 +37,9 @@ partial-overlap energy weighting, adjacent-channel leakage, fading within a fram
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -80,6 +82,7 @@ class Transmission:
         "packet",
         "rssi_dbm",
         "rx",
+        "start_s",
         "variant",
     )
 
@@ -100,6 +103,7 @@ class Transmission:
         self.packet = packet
         self.rx = rx
         self.rssi_dbm = rssi_dbm
+        self.start_s = 0.0
         # per-receiver outcome codes, allocated when the first one stops being RX_OK
         self._outcome: np.ndarray | None = None
         # receivers holding a demodulator for this frame; None: all of ``rx``
@@ -211,6 +215,8 @@ class Medium:
         self._band_of = {link: self.bands[BAND[link]] for link in links}
         self._listener: list[bool] = is_listener.tolist()
         self._counts = np.zeros(n_nodes, dtype=np.int32)
+        self.jammers: dict[str, list[Any]] = {}  # by band: ``mesh.faults.Jammer``
+        self.now: Callable[[], float] = lambda: 0.0  # the clock (jammers need frame ends)
 
     def on_air(self, link: str, channel: int) -> list[Transmission]:
         """Transmissions currently occupying ``channel`` of ``link`` (do not modify)."""
@@ -247,6 +253,7 @@ class Medium:
             keep = rssi >= sensitivity_dbm
             rx, rssi = rx[keep], rssi[keep]
         tx = Transmission(node, link, channel, variant, packet, rx, rssi)
+        tx.start_s = t
         band = self._band_of[link]
         if rx.size:
             if not lm.always_listening:
@@ -350,6 +357,28 @@ class Medium:
             power_dbm = np.where(power_dbm >= lm.floor_dbm, power_dbm, -np.inf)
         return dbm_to_mw(power_dbm)
 
+    def _jam(self, lm: LinkMedium, tx: Transmission, jammers: list[Any]) -> None:
+        """Add the power of every jammer burst overlapping ``tx`` to its receivers'
+        interference, weighted like a co-channel frame of the same modulation."""
+        end_s = self.now()
+        for jammer in jammers:
+            if tx.rx.size == 0 or not jammer.overlaps(tx.start_s, end_s):
+                continue
+            power = jammer.power_mw[tx.rx] * lm.weights[tx.variant, tx.variant]
+            if tx.max_i is None:
+                tx.cur_i = np.zeros(tx.rx.size)
+                tx.max_i = np.zeros(tx.rx.size)
+            tx.max_i += power
+
+    def jammed(self, link: str, node: int, t: float, threshold_dbm: float) -> bool:
+        """Is a jammer of ``link``'s band on at ``t`` and heard at ``node`` above the
+        threshold (listen-before-talk)?"""
+        threshold_mw = float(dbm_to_mw(np.array(threshold_dbm)))
+        for jammer in self.jammers.get(BAND[link], ()):
+            if jammer.on_at(t) and jammer.power_mw[node] >= threshold_mw:
+                return True
+        return False
+
     def _overlap(self, lm: LinkMedium, a: Transmission, b: Transmission) -> None:
         """Frames ``a`` (on air) and ``b`` (starting) overlap on one channel: each interferes
         with the other's locked receptions until one of them ends.
@@ -386,6 +415,9 @@ class Medium:
             else:
                 target.cur_i[positions] -= power
         tx.contributions = []
+        jammers = self.jammers.get(BAND[tx.link]) if self.jammers else None
+        if jammers:
+            self._jam(lm, tx, jammers)
         if tx.max_i is not None:
             if self.capture:
                 lost = dbm_to_mw(tx.rssi_dbm) < tx.max_i

@@ -69,6 +69,14 @@ class PathGain:
         loss += self._walls_db.take(rx)
         return np.negative(loss, out=loss)
 
+    def from_point_db(self, point_m: np.ndarray, frequency_hz: float) -> np.ndarray:
+        """Gain from an outdoor point (a jammer) to every node: median loss and the node's wall,
+        no shadowing."""
+        dx = self._x - float(point_m[0])
+        dy = self._y - float(point_m[1])
+        loss = self._median_loss(dx * dx + dy * dy, frequency_hz)
+        return np.asarray(-(loss + self._walls_db), dtype=np.float64)
+
     def max_range_m(self, max_loss_db: float, frequency_hz: float) -> float:
         """Largest distance at which any link (most favourable shadowing, no walls) could have a
         loss of at most ``max_loss_db``: the pruning radius of neighbour searches."""

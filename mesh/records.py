@@ -26,6 +26,7 @@ RX_COLLISION = 5
 PENDING = -1
 DELIVERED = 0
 DROP_REASONS: tuple[str, ...] = (
+    "node_failed",
     "over_mtu",
     "no_sync",
     "channel_busy",
@@ -40,6 +41,7 @@ DROP_REASONS: tuple[str, ...] = (
 )
 FATE_NAMES: tuple[str, ...] = ("delivered", *DROP_REASONS)
 OVER_MTU = FATE_NAMES.index("over_mtu")
+NODE_FAILED = FATE_NAMES.index("node_failed")
 NO_SYNC = FATE_NAMES.index("no_sync")
 CONNECTION_LOST = FATE_NAMES.index("connection_lost")
 CHANNEL_BUSY = FATE_NAMES.index("channel_busy")

@@ -30,10 +30,12 @@ from mesh.downlink import (
     keepalive_process,
     lora_listening,
 )
+from mesh.faults import FaultEngine, FaultError, Jammer, jammer_bursts, plan_faults
 from mesh.forwarding import FORWARDERS, Forwarder, best_decoder, decoders
 from mesh.fsksync import FskSync, draw_sync
 from mesh.ledger import RX, SECOND_CHIP, SLEEP, StateLedger
 from mesh.links import (
+    BAND,
     FREQUENCY_HZ,
     ClassPhy,
     class_phy,
@@ -42,7 +44,14 @@ from mesh.links import (
     sir_weights,
 )
 from mesh.mac import endpoint_process
-from mesh.medium import CACHE_FLOATS, LinkMedium, Medium, ScanSchedule, Transmission
+from mesh.medium import (
+    CACHE_FLOATS,
+    LinkMedium,
+    Medium,
+    ScanSchedule,
+    Transmission,
+    dbm_to_mw,
+)
 from mesh.neighbours import NeighbourTable, build_table
 from mesh.pathgain import PathGain
 from mesh.privacy import LinkabilityAccumulator, LinkabilityResult
@@ -91,6 +100,7 @@ class SimResult:
     linkability: LinkabilityResult | None  # per-endpoint linkable intervals (privacy.observe)
     routing: Relaying | None = None  # the relaying strategy's counters (None: direct)
     relay_listen_s: np.ndarray | None = None  # per node: time relays listened instead of sleeping
+    faults: FaultEngine | None = None  # fault windows and recovery times (None: no faults)
 
     @property
     def endpoint_ids(self) -> np.ndarray:
@@ -152,6 +162,7 @@ class Network:
         self.busy = [False] * is_bridge.size
         self._radio_free: dict[int, simpy.Event] = {}
         self.routing: Relaying | None = None  # a relaying strategy (None: direct)
+        self.failed: np.ndarray | None = None  # per node: failed for good (mesh.faults)
         self.link_phys: list[dict[str, ClassPhy]] = []
         self.class_of_node: list[int] = []
 
@@ -230,6 +241,8 @@ class Network:
     def channel_busy(self, node: int, link: str, channel: int, threshold_dbm: float) -> bool:
         """Listen-before-talk: is any transmission on the channel heard at ``node`` above the
         threshold? Gains are computed for the (few) transmissions on air."""
+        if self.medium.jammers and self.medium.jammed(link, node, self.env.now, threshold_dbm):
+            return True
         on_air = [tx for tx in self.medium.on_air(link, channel) if tx.node != node]
         if not on_air:
             return False
@@ -677,6 +690,15 @@ def simulate(
                 _beaconing(config, relay_link, is_bridge, class_of_node, link_phys)
             )
 
+    faults: FaultEngine | None = None
+    if config.faults.any:
+        faults = _faults(config, ctx, net, path_gain, link_media, relay_link != -1)
+        forwarder.faults = faults
+        net.failed = faults.failed
+        if routing is not None:
+            routing.failed = faults.failed
+            routing.powered_off = faults.off
+
     times = schedule.times_s.tolist()
     u = channel_u.tolist()
     indptr = schedule.indptr.tolist()
@@ -768,7 +790,46 @@ def simulate(
         linkability=observations.result() if observations is not None else None,
         routing=routing,
         relay_listen_s=relay_listen_s,
+        faults=faults,
     )
+
+
+def _faults(
+    config: SimConfig,
+    ctx: SimContext,
+    net: Network,
+    path_gain: PathGain,
+    link_media: dict[str, LinkMedium],
+    is_relay: np.ndarray,
+) -> FaultEngine:
+    """Draw the run's faults (``mesh.faults``) and install them: outage edges as a process,
+    jammers in the medium."""
+    n = is_relay.size
+    rng = ctx.rng("faults")
+    duration_s = config.scenario.duration_s
+    try:
+        plan = plan_faults(
+            config.faults, n, net.is_bridge, is_relay, duration_s, 2 * duration_s + 3600.0, rng
+        )
+    except FaultError as err:
+        raise SimulationError(str(err)) from None
+    engine = FaultEngine(
+        ctx.env, plan, net.medium, net.backhaul, np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    )
+    medium = net.medium
+    for jam in config.faults.jammers:
+        starts, ends = jammer_bursts(jam, 2 * duration_s + 3600.0, rng)
+        power_dbm = jam.tx_power_dbm + path_gain.from_point_db(
+            np.array([jam.x_m, jam.y_m]), FREQUENCY_HZ[jam.link]
+        )
+        lm = link_media.get(jam.link)
+        if lm is not None and not config.medium.capture:
+            power_dbm = np.where(power_dbm >= lm.floor_dbm, power_dbm, -np.inf)
+        jammer = Jammer(jam, starts, ends, dbm_to_mw(power_dbm))
+        medium.jammers.setdefault(BAND[jam.link], []).append(jammer)
+    env = ctx.env
+    medium.now = lambda: float(env.now)
+    return engine
 
 
 def _charge_windows(
