@@ -491,6 +491,11 @@ class EndpointConfig:
                 "oversize",
                 "connect is not available to mobile classes",
             )
+            _require(
+                "fsk" not in self.links,
+                "link",
+                "mobile classes use ble or lora (FSK beacon sync is computed once per run)",
+            )
         _require(
             self.traffic in ("periodic", "poisson"),
             "traffic",

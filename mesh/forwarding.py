@@ -86,10 +86,12 @@ class DirectForwarder:
         self._overhead = overhead_bytes
         self._observations = observations
         self.faults: FaultEngine | None = None  # told of every forwarding (outage recovery)
+        self.mobile: list[bool] | None = None  # per node: moves (its frames' rows are not static)
 
     def on_uplink(self, tx: Transmission, fragment: int, t: float, size_bytes: int) -> int:
         rx = tx.rx
-        if tx.link in self._bridge_only and tx.clean:  # the common case: every listener decoded
+        static = self.mobile is None or not self.mobile[tx.node]
+        if tx.link in self._bridge_only and tx.clean and static:  # common: every listener decoded
             if rx.size == 0:
                 return self.missed_reason(tx)
             return self._forward(

@@ -155,6 +155,7 @@ def _send_aloha(
     routing = net.routing
     # contention_flood: the originator resends until it overhears a rebroadcast (implicit ACK)
     implicit = routing is not None and routing.implicit_ack and not cfg.acked
+    implicit = implicit and not (net.medium.movers and net.medium.movers.is_mobile(node))
     attempts = 1 + (cfg.max_retries if cfg.acked else 0)
     if implicit:
         assert routing is not None

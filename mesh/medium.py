@@ -216,6 +216,7 @@ class Medium:
         self._listener: list[bool] = is_listener.tolist()
         self._counts = np.zeros(n_nodes, dtype=np.int32)
         self.jammers: dict[str, list[Any]] = {}  # by band: ``mesh.faults.Jammer``
+        self.movers: Any = None  # ``mesh.movers.Movers`` when some endpoints move
         self.now: Callable[[], float] = lambda: 0.0  # the clock (jammers need frame ends)
 
     def on_air(self, link: str, channel: int) -> list[Transmission]:
@@ -248,7 +249,13 @@ class Medium:
     ) -> Transmission:
         lm = self.links[link]
         table = lm.table
-        rx, rssi = table.row(node)
+        movers = self.movers
+        if movers is not None and movers.is_mobile(node):
+            rx, rssi = movers.row(
+                node, link, t, lm.tx_power_dbm[node], table.thresholds[node], lm.frequency_hz
+            )
+        else:
+            rx, rssi = table.row(node)
         if sensitivity_dbm > table.thresholds[node]:
             keep = rssi >= sensitivity_dbm
             rx, rssi = rx[keep], rssi[keep]
@@ -318,6 +325,18 @@ class Medium:
         if weight == 0.0 or positions.size == 0:
             return np.zeros(positions.size)
         receivers = target.rx[positions]
+        movers = self.movers
+        if movers is not None and movers.is_mobile(source.node):
+            power_dbm = movers.power_dbm(
+                source.node,
+                receivers,
+                source.start_s,
+                lm.tx_power_dbm[source.node],
+                lm.frequency_hz,
+            )
+            if not self.capture:
+                power_dbm = np.where(power_dbm >= lm.floor_dbm, power_dbm, -np.inf)
+            return weight * dbm_to_mw(power_dbm)
         cache = self._cache_row(lm, source.node)
         if cache is None or lm.listener_slot is None:
             return weight * self._power_mw(lm, source.node, receivers)

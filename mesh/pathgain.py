@@ -77,6 +77,19 @@ class PathGain:
         loss = self._median_loss(dx * dx + dy * dy, frequency_hz)
         return np.asarray(-(loss + self._walls_db), dtype=np.float64)
 
+    def gain_from_db(
+        self, point_m: np.ndarray, shadow_id: np.ndarray, rx: np.ndarray, frequency_hz: float
+    ) -> np.ndarray:
+        """Gain from outdoor points ``point_m`` (k, 2) to nodes ``rx`` (k,), with the pair
+        shadowing of ``(shadow_id[k], rx[k])``: a moving node stands for the id of the place it
+        is at (``mesh.movers``)."""
+        dx = self._x.take(rx) - point_m[:, 0]
+        dy = self._y.take(rx) - point_m[:, 1]
+        loss = self._median_loss(dx * dx + dy * dy, frequency_hz)
+        loss += self._shadowing(shadow_id, rx)
+        loss += self._walls_db.take(rx)
+        return np.negative(loss, out=loss)
+
     def max_range_m(self, max_loss_db: float, frequency_hz: float) -> float:
         """Largest distance at which any link (most favourable shadowing, no walls) could have a
         loss of at most ``max_loss_db``: the pruning radius of neighbour searches."""

@@ -52,6 +52,13 @@ from mesh.medium import (
     Transmission,
     dbm_to_mw,
 )
+from mesh.mobility import (
+    Trajectory,
+    random_waypoint_area,
+    random_waypoint_streets,
+    street_graph,
+)
+from mesh.movers import Movers
 from mesh.neighbours import NeighbourTable, build_table
 from mesh.pathgain import PathGain
 from mesh.privacy import LinkabilityAccumulator, LinkabilityResult
@@ -101,6 +108,7 @@ class SimResult:
     routing: Relaying | None = None  # the relaying strategy's counters (None: direct)
     relay_listen_s: np.ndarray | None = None  # per node: time relays listened instead of sleeping
     faults: FaultEngine | None = None  # fault windows and recovery times (None: no faults)
+    movers: Movers | None = None  # trajectories of mobile endpoints (None: nobody moves)
 
     @property
     def endpoint_ids(self) -> np.ndarray:
@@ -203,9 +211,24 @@ class Network:
                 sync = self.fsk_sync
                 if sync is not None and sync.synced_from_s(node, self.env.now) == self.env.now:
                     return index
-            elif self.reaches(phy.link)[node]:
+            elif self._reaches_now(node, phy.link):
                 return index
         return len(phys) - 1
+
+    def _reaches_now(self, node: int, link: str) -> bool:
+        movers = self.medium.movers
+        if movers is None or not movers.is_mobile(node):
+            return self.reaches(link)[node]
+        lm = self.medium.links[link]
+        rx, _ = movers.row(
+            node,
+            link,
+            self.env.now,
+            lm.tx_power_dbm[node],
+            lm.table.thresholds[node],
+            lm.frequency_hz,
+        )
+        return bool(self.is_bridge[rx].any())
 
     def reaches(self, link: str) -> list[bool]:
         """Per node: can some bridge decode its frames on ``link`` (from the neighbour table)."""
@@ -248,9 +271,15 @@ class Network:
             return False
         senders = np.array([tx.node for tx in on_air], dtype=np.int64)
         me = np.full(senders.size, node, dtype=np.int64)
-        power = self.medium.links[link].tx_power_dbm[senders] + self.path_gain.gain_db(
-            senders, me, FREQUENCY_HZ[link]
-        )
+        tx_power = self.medium.links[link].tx_power_dbm
+        power = tx_power[senders] + self.path_gain.gain_db(senders, me, FREQUENCY_HZ[link])
+        movers = self.medium.movers
+        if movers is not None:
+            for k, tx in enumerate(on_air):
+                if movers.is_mobile(tx.node):
+                    power[k] = movers.power_dbm(
+                        tx.node, me[:1], tx.start_s, tx_power[tx.node], FREQUENCY_HZ[link]
+                    )[0]
         return bool(np.any(power >= threshold_dbm))
 
 
@@ -303,6 +332,7 @@ def _link_medium(
     path_gain: PathGain,
     scan_phase: np.ndarray | None,
     relays: np.ndarray | None = None,
+    mobile: np.ndarray | None = None,
 ) -> LinkMedium:
     """One link's transmit powers, decode thresholds, neighbour table, listeners and limits.
 
@@ -330,7 +360,8 @@ def _link_medium(
     threshold[bridge_on_link] = lowest_sensitivity
     threshold[relays] = lowest_sensitivity  # relays resend every class's frames
     transmitters = np.flatnonzero(on_link | (bridge_on_link & (acked or relaying)) | relays)
-    listeners = np.flatnonzero(bridge_on_link | (on_link & (acked or implicit)) | relays)
+    still = ~mobile if mobile is not None else np.ones(n, dtype=bool)  # moving nodes only send
+    listeners = np.flatnonzero(bridge_on_link | (on_link & still & (acked or implicit)) | relays)
     table = build_table(path_gain, transmitters, listeners, power, threshold, FREQUENCY_HZ[link])
     capacity = np.ones(n, dtype=np.int32)
     capacity[is_bridge] = config.bridge.demodulators(link)
@@ -561,6 +592,8 @@ def simulate(
     if "ble" in links:
         scan_phase = ctx.rng("scanner").uniform(0.0, 3 * config.bridge.scan_interval_s, size=n)
     relay_link = relay_links(config, is_bridge, class_of_node)
+    movers = _movers(config, topo, class_of_node, path_gain, ctx.rng("mobility"))
+    mobile = movers.mobile if movers is not None else None
     for link in links:
         link_media[link] = _link_medium(
             link,
@@ -571,11 +604,19 @@ def simulate(
             path_gain,
             scan_phase,
             relays_on(link, relay_link, is_bridge) if config.routing.relaying else None,
+            mobile,
         )
         listeners = link_media[link].listeners
         assert listeners is not None
         is_listener[listeners] = True
     medium = Medium(n, link_media, path_gain, config.medium.capture, is_listener)
+    if movers is not None:
+        medium.movers = movers
+        for link, lm in link_media.items():
+            assert lm.listeners is not None
+            movers.add_link(
+                link, lm.listeners, lm.tx_power_dbm, lm.table.threshold_dbm, lm.frequency_hz
+            )
 
     duration_s = config.scenario.duration_s
     schedule = build_schedule(classes, class_of_node, duration_s, ctx.rng("traffic"))
@@ -671,6 +712,8 @@ def simulate(
     )
     net.link_phys = link_phys
     net.class_of_node = class_of_node.tolist()
+    if movers is not None:
+        forwarder.mobile = movers.mobile.tolist()
 
     routing: Relaying | None = None
     if config.routing.relaying:
@@ -791,7 +834,41 @@ def simulate(
         routing=routing,
         relay_listen_s=relay_listen_s,
         faults=faults,
+        movers=movers,
     )
+
+
+def _movers(
+    config: SimConfig,
+    topo: Topology,
+    class_of_node: np.ndarray,
+    path_gain: PathGain,
+    rng: np.random.Generator,
+) -> Movers | None:
+    """Trajectories of the endpoints of mobile classes (``mesh.movers``), or None."""
+    classes = config.endpoint_classes
+    if not any(c.mobility.mobile for c in classes):
+        return None
+    horizon_s = config.scenario.duration_s + SYNC_MARGIN_S
+    graph = street_graph(topo.streets_m) if topo.streets_m.shape[0] else None
+    trajectories: dict[int, Trajectory] = {}
+    cell_m = np.ones(topo.n_nodes)
+    for index, cls in enumerate(classes):
+        mob = cls.mobility
+        if not mob.mobile:
+            continue
+        nodes = np.flatnonzero(class_of_node == index)
+        cell_m[nodes] = mob.shadowing_decorrelation_m
+        speed = (mob.speed_mps[0], mob.speed_mps[1])
+        pause = (mob.pause_s[0], mob.pause_s[1])
+        for node in nodes.tolist():
+            if graph is not None:
+                trajectories[node] = random_waypoint_streets(graph, horizon_s, speed, pause, rng)
+            else:
+                trajectories[node] = random_waypoint_area(
+                    topo.width_m, topo.height_m, horizon_s, speed, pause, rng
+                )
+    return Movers(topo.n_nodes, trajectories, cell_m, path_gain)
 
 
 def _faults(
