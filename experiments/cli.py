@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,11 @@ import click
 
 import topologies
 from experiments import reference
+from experiments.compare import compare, table_text
+from experiments.compare import write as write_comparison
 from experiments.runner import RunResult, run, summary_json
 from experiments.spec import Spec, SpecError, load_spec
+from mesh.config import STRATEGIES
 from mesh.context import make_streams
 from mesh.simulation import SimulationError
 from topologies.base import TopologyError
@@ -173,6 +177,68 @@ def run_command(
         click.echo(summary_json(result.summary), nl=False)
     else:
         click.echo(format_summary(result))
+        if out_dir is not None:
+            click.echo(f"\nresults written to {out_dir}/")
+
+
+RELAY_SPEC = "relay-suburb.toml"
+
+
+@main.command("compare")
+@click.argument("spec", required=False, type=click.Path(path_type=Path))
+@spec_options
+@click.option(
+    "--strategies",
+    default=",".join(STRATEGIES),
+    show_default=True,
+    help="Comma-separated [routing] strategies to run.",
+)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Write results here.")
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
+def compare_command(
+    spec: Path | None,
+    seed: int | None,
+    duration: str | None,
+    overrides: tuple[str, ...],
+    strategies: str,
+    out_dir: Path | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Run SPEC (default: the built-in relay-suburb scenario) once per relaying strategy, on
+    the same topology and seed, and print coverage, latency and energy side by side."""
+    names = [s.strip() for s in strategies.split(",") if s.strip()]
+    unknown = [s for s in names if s not in STRATEGIES]
+    if not names or unknown:
+        raise UsageFailure(
+            f"--strategies: unknown {', '.join(unknown) or '(none given)'}; "
+            f"allowed: {', '.join(STRATEGIES)}"
+        )
+    path = spec if spec is not None else Path(str(resources.files("experiments") / RELAY_SPEC))
+    _load(path, overrides, seed, duration)  # report a bad spec before running anything
+    if out_dir is not None:
+        _check_out_dir(out_dir)
+
+    def done(strategy: str, result: RunResult) -> None:
+        if not quiet:
+            click.echo(f"{strategy}: done in {result.wall_time_s:.1f} s", err=True)
+
+    try:
+        comparison = compare(path, names, overrides, seed, duration, on_done=done)
+    except SpecError as err:
+        raise UsageFailure(str(err)) from None
+    except (TopologyError, SimulationError) as err:
+        raise UsageFailure(f"{path}: {err}") from None
+    if out_dir is not None:
+        try:
+            write_comparison(comparison, out_dir)
+        except OSError as err:
+            raise UsageFailure(f"--out {out_dir}: cannot write ({err.strerror or err})") from None
+    if as_json:
+        click.echo(json.dumps(comparison.rows, indent=2, sort_keys=True))
+    else:
+        click.echo(table_text(comparison.rows))
         if out_dir is not None:
             click.echo(f"\nresults written to {out_dir}/")
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from experiments.meshsummary import faults_summary, mobility_summary, routing_summary
 from mesh.config import LINKS
 from mesh.downlink import DL_DELIVERED, DL_PENDING, DL_UNFINISHED, DOWNLINK_FATES
 from mesh.ledger import STATE_NAMES
@@ -75,6 +76,8 @@ def endpoint_table(sim: SimResult) -> dict[str, np.ndarray]:
         )
     classes = sim.config.endpoint_classes
     class_index = sim.class_of_node[nodes]
+    mains = np.array([classes[i].mains_powered for i in class_index], dtype=bool)
+    life_days = np.where(mains, np.nan, life_days)  # mains-powered: no battery
     columns: dict[str, np.ndarray] = {
         "node": nodes,
         "class": np.array([classes[i].name for i in class_index], dtype=object),
@@ -205,6 +208,7 @@ def _group(
     threshold = sim.config.metrics.coverage_pdr_threshold
     covered = int(np.sum(table["pdr"][with_traffic] >= threshold))
     life = table["battery_life_days"][rows]
+    life = life[~np.isnan(life)]  # mains-powered endpoints have none
     energy = table["energy_j"][rows]
     return {
         "endpoints": int(rows.sum()),
@@ -242,6 +246,7 @@ def summarize(sim: SimResult) -> dict[str, Any]:
         for name in CHARGE_NAMES
     }
     life = table["battery_life_days"]
+    life = life[~np.isnan(life)]
     by_link: dict[str, Any] = {}
     packet_link = np.array(LINKS)[records.link] if len(records) else np.zeros(0, dtype=str)
     for link in LINKS:
@@ -306,6 +311,9 @@ def summarize(sim: SimResult) -> dict[str, Any]:
                 **(_privacy(sim, None) or {}),
             }
         ),
+        "routing": routing_summary(sim),
+        "mobility": mobility_summary(sim),
+        "faults": faults_summary(sim),
         "by_link": by_link,
         "by_class": by_class,
     }

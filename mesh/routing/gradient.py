@@ -92,7 +92,7 @@ class Gradient(Relaying):
             return math.inf
         if net.is_bridge[node]:
             return 0.0 if not net.backhaul.down[node] else math.inf
-        return float(self.metric[node])
+        return float(self.metric[node]) if self.parent_of(node) >= 0 else math.inf
 
     def _beacon(self, node: int, phy: ClassPhy, phase_s: float) -> Generator[Any, Any, None]:
         net = self.net
@@ -156,13 +156,34 @@ class Gradient(Relaying):
             lost = self.lost.get(node)
             if lost is not None:
                 lost.discard(sender)
-            self._update(node)
+            if sender == self.parent[node]:
+                self._update(node)  # the parent's metric may have grown: look at all
+            elif math.isfinite(metric) and metric + self.link_cost(entry) < self.metric[node]:
+                self._adopt(node, sender, metric + self.link_cost(entry))
 
     def link_cost(self, entry: _Neighbour) -> float:
         if self.cfg.metric == "hops":
             return 1.0
         expected = min(self.cfg.etx_window, entry.seq - entry.heard[0] + 1) if entry.heard else 1
         return expected / max(len(entry.heard), 1)
+
+    def _adopt(self, node: int, parent: int, metric: float) -> None:
+        if self.parent[node] >= 0 and parent != self.parent[node]:
+            self.parent_changes[node] += 1
+        self.parent[node] = parent
+        self.metric[node] = metric
+
+    def parent_of(self, node: int) -> int:
+        """``node``'s parent, recomputed first when it went stale (not heard for three beacon
+        intervals)."""
+        parent = int(self.parent[node])
+        if parent >= 0:
+            entry = self.neighbours[node][parent]
+            fresh_s = STALE_INTERVALS * self.cfg.beacon_interval_s
+            if self.net.env.now - entry.last_s > fresh_s:
+                self._update(node)
+                parent = int(self.parent[node])
+        return parent
 
     def _update(self, node: int) -> None:
         """Recompute ``node``'s metric and parent from its fresh, not-lost neighbours."""
@@ -176,10 +197,11 @@ class Gradient(Relaying):
             metric = entry.metric + self.link_cost(entry)
             if metric < best_metric or (metric == best_metric and sender < best):
                 best, best_metric = sender, metric
-        if best != self.parent[node] and best >= 0 and self.parent[node] >= 0:
-            self.parent_changes[node] += 1
-        self.parent[node] = best
-        self.metric[node] = best_metric
+        if best >= 0:
+            self._adopt(node, best, best_metric)
+        else:
+            self.parent[node] = -1
+            self.metric[node] = math.inf
 
     # -- data ---------------------------------------------------------------------------------
     def heard(self, tx: Transmission, frame: Frame, delivered: bool) -> None:
@@ -208,7 +230,7 @@ class Gradient(Relaying):
         phy = frame.phy
         ack_s = phy.airtime_s(ACK_BYTES)
         for _ in range(1 + cfg.hop_retries):
-            parent = int(self.parent[node])
+            parent = self.parent_of(node)
             if parent < 0 or not self.can_relay(node):
                 return
             sent = yield from self.send(node, frame, broadcast=False)
