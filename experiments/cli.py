@@ -166,8 +166,10 @@ def run_command(
     try:
         with _progress(show_progress) as progress:
             result = run(loaded, progress=progress, command=_command_line())
-    except (TopologyError, SimulationError) as err:
+    except TopologyError as err:
         raise UsageFailure(f"{loaded.source}: [topology]: {err}") from None
+    except SimulationError as err:
+        raise UsageFailure(f"{loaded.source}: {err}") from None
     if out_dir is not None:
         try:
             result.write(out_dir)

@@ -217,6 +217,7 @@ class Medium:
         self._counts = np.zeros(n_nodes, dtype=np.int32)
         self.jammers: dict[str, list[Any]] = {}  # by band: ``mesh.faults.Jammer``
         self.movers: Any = None  # ``mesh.movers.Movers`` when some endpoints move
+        self.collisions = 0  # receptions lost to interference (a diagnostic)
         self.now: Callable[[], float] = lambda: 0.0  # the clock (jammers need frame ends)
 
     def on_air(self, link: str, channel: int) -> list[Transmission]:
@@ -444,5 +445,7 @@ class Medium:
                 lost = tx.max_i > 0.0
             if lost.any():
                 outcome = tx.outcome
-                outcome[lost & (outcome == RX_OK)] = RX_COLLISION
+                hit = lost & (outcome == RX_OK)
+                outcome[hit] = RX_COLLISION
+                self.collisions += int(np.count_nonzero(hit))
         return tx

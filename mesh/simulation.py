@@ -109,6 +109,7 @@ class SimResult:
     relay_listen_s: np.ndarray | None = None  # per node: time relays listened instead of sleeping
     faults: FaultEngine | None = None  # fault windows and recovery times (None: no faults)
     movers: Movers | None = None  # trajectories of mobile endpoints (None: nobody moves)
+    collisions: int = 0  # receptions lost to interference, every frame and receiver
 
     @property
     def endpoint_ids(self) -> np.ndarray:
@@ -835,6 +836,7 @@ def simulate(
         relay_listen_s=relay_listen_s,
         faults=faults,
         movers=movers,
+        collisions=medium.collisions,
     )
 
 
