@@ -10,7 +10,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -311,6 +311,7 @@ def format_summary(result: RunResult) -> str:
             f"{_num(pv['mean_linkable_s'], '.0f', unit=' s')} on average "
             f"(longest {_num(pv['max_linkable_s'], '.0f', unit=' s')})"
         )
+    lines.extend(_mesh_lines(s))
     lines.append("")
     lines.append(
         f"  {'class':<14}{'links':<10}{'endpoints':>9}{'PDR':>8}{'covered':>9}{'p95 lat':>9}"
@@ -334,6 +335,51 @@ def format_summary(result: RunResult) -> str:
             f"area coverage {_num(entry['area_coverage'], '.0%')}"
         )
     return "\n".join(lines)
+
+
+def _mesh_lines(s: Mapping[str, Any]) -> list[str]:
+    """Relaying, mobility and fault lines of the summary table (only when in use)."""
+    lines: list[str] = []
+    rt = s["routing"]
+    if rt["strategy"] != "direct":
+        hops = ", ".join(f"{h}: {c}" for h, c in rt["hops"].items())
+        lines.append(
+            f"  relaying: {rt['strategy']}, {rt['relays']} relays sent {rt['relay_frames']} frames "
+            f"({_num(rt['relay_airtime_s'], '.1f', unit=' s')} on air); hops of delivered "
+            f"packets {hops or '-'}; duplicates {rt['duplicates_at_server']} at the server, "
+            f"{rt['duplicates_at_relays']} at relays"
+        )
+        energy = rt["relay_energy_j"]
+        lines.append(
+            f"  relay energy burden: mean {_num(energy['mean'], '.2f', unit=' J')}, "
+            f"max {_num(energy['max'], '.2f', unit=' J')} per relay endpoint"
+        )
+    mob = s["mobility"]
+    if mob is not None:
+        gaps = mob["coverage_gaps_s"]
+        lines.append(
+            f"  mobile: {mob['mobile_endpoints']} endpoints, PDR {_num(mob['pdr_mobile'], '.1%')} "
+            f"(static {_num(mob['pdr_static'], '.1%')}); {gaps['count']} coverage gaps, mean "
+            f"{_num(gaps['mean'], '.0f', unit=' s')}, p95 {_num(gaps['p95'], '.0f', unit=' s')}, "
+            f"longest {_num(gaps['max'], '.0f', unit=' s')}; "
+            f"{_num(mob['uncovered_share'], '.1%')} of the time uncovered"
+        )
+    ft = s["faults"]
+    if ft is not None:
+        windows = ", ".join(
+            f"{name} {w['count']} ({_num(w['total_s'], '.0f', unit=' s')})"
+            for name, w in ft["windows"].items()
+            if w["count"]
+        )
+        rec = ft["recovery_s"]
+        lines.append(
+            f"  faults: {windows or 'none'}; jammers {ft['jammers']}; PDR during faults "
+            f"{_num(ft['pdr_during_faults'], '.1%')}, "
+            f"outside {_num(ft['pdr_outside_faults'], '.1%')}; "
+            f"recovery after outages mean {_num(rec['mean'], '.1f', unit=' s')}, "
+            f"p95 {_num(rec['p95'], '.1f', unit=' s')} ({rec['count']} outages)"
+        )
+    return lines
 
 
 def _echo_rows(rows: list[reference.KeyDoc], indent: str = "    ") -> None:

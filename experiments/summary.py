@@ -12,6 +12,11 @@ energy, battery life) over the endpoints that have only that link; ``by_class`` 
 so a class with a link mask is where its battery life per link choice shows, with the number of
 its packets sent on each link.
 
+Mains-powered endpoints (``mains_powered``: plugs, lights) have no battery life, and the overall
+energy figures (per endpoint, mean current, per delivered packet) are those of battery endpoints;
+the energy of mains-powered ones is given as one total. Relaying, mobility and fault sections come
+from ``experiments.meshsummary``.
+
 Floats are rounded to 10 significant digits so that ``summary.json`` is byte-identical for the same
 spec and seed on any machine (last-bit differences of libm and SIMD paths vanish).
 """
@@ -95,6 +100,7 @@ def endpoint_table(sim: SimResult) -> dict[str, np.ndarray]:
     columns["energy_j"] = energy.sum(axis=1)
     columns["mean_current_ua"] = mean_current * 1e6
     columns["battery_life_days"] = life_days
+    columns["mains_powered"] = mains
     return columns
 
 
@@ -239,10 +245,11 @@ def summarize(sim: SimResult) -> dict[str, Any]:
     dropped = {
         reason: int(np.sum(records.fate == FATE_NAMES.index(reason))) for reason in DROP_REASONS
     }
-    energy = table["energy_j"]
+    battery = ~table["mains_powered"]  # energy figures are those of battery endpoints
+    energy = table["energy_j"][battery]
     delivered = overall["delivered"]
     by_state = {
-        name: float(table[f"energy_{name}_j"].mean()) if energy.size else None
+        name: float(table[f"energy_{name}_j"][battery].mean()) if energy.size else None
         for name in CHARGE_NAMES
     }
     life = table["battery_life_days"]
@@ -284,7 +291,10 @@ def summarize(sim: SimResult) -> dict[str, Any]:
             "per_endpoint_mean_j": float(energy.mean()) if energy.size else None,
             "per_endpoint_by_state_mean_j": by_state,
             "per_delivered_packet_j": float(energy.sum()) / delivered if delivered else None,
-            "mean_current_ua": float(np.mean(table["mean_current_ua"])) if energy.size else None,
+            "mean_current_ua": (
+                float(np.mean(table["mean_current_ua"][battery])) if energy.size else None
+            ),
+            "mains_powered_energy_j": float(np.sum(table["energy_j"][~battery])),
             "battery_life_days": float(np.median(life)) if life.size else None,
             "battery_life_days_p10": float(np.percentile(life, 10)) if life.size else None,
         },
