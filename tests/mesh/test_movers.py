@@ -129,3 +129,17 @@ def test_mobility_ranges_are_checked() -> None:
         MobilityConfig(pause_s=(5.0, 1.0))
     with pytest.raises(ConfigError, match=r"\[min, max\]"):
         MobilityConfig(speed_mps=(1.0,))
+
+
+def test_scalar_positions_match_the_trajectory() -> None:
+    from mesh.mobility import random_waypoint_area
+
+    rng = np.random.default_rng(5)
+    track = random_waypoint_area(300.0, 200.0, 5000.0, (0.5, 2.0), (0.0, 60.0), rng)
+    positions = np.array([[0.0, 0.0]])
+    gain = PathGain(positions, np.zeros(1, bool), Disk(range_m=100.0), 0.0, shadow_key=1)
+    movers = Movers(2, {1: track}, np.full(2, 50.0), gain)
+    times = np.concatenate([[-5.0, 0.0], rng.uniform(0, 5200.0, 500), track.times_s[:20]])
+    want = track.position_at(times)
+    got = np.array([movers.position(1, float(t)) for t in times])
+    assert np.allclose(got, want, rtol=0, atol=1e-9)
