@@ -2,7 +2,8 @@
 
 Usage::
 
-    python benchmarks/bench.py [--scenario default|scale-10k|all|PATH.toml] [--json OUT]
+    python benchmarks/bench.py [--scenario default|scale-10k|relay-flood|...|all|PATH.toml]
+        [--json OUT]
                                [--repeat N] [--no-bare] [--profile DIR]
 
 For every scenario and every repeat, a fresh Python subprocess (so that peak RSS figures do not
@@ -64,6 +65,10 @@ SCENARIOS: dict[str, Path | None] = {
     "default": None,  # the built-in default spec (experiments/default.toml)
     "scale-10k": REPO / "experiments" / "scale-10k.toml",
     "scale-100k": REPO / "experiments" / "scale-100k.toml",
+    # the relay suburb (1 h) under each relaying strategy (``sidemesh compare``)
+    "relay-flood": REPO / "experiments" / "relay-suburb.toml",
+    "relay-contention_flood": REPO / "experiments" / "relay-suburb.toml",
+    "relay-gradient": REPO / "experiments" / "relay-suburb.toml",
 }
 #: What ``--scenario all`` runs (scale-100k is asked for by name: it takes long).
 ALL_SCENARIOS: tuple[str, ...] = ("default", "scale-10k")
@@ -153,7 +158,10 @@ def _load(scenario: str) -> Any:
     import experiments
 
     path = SCENARIOS[scenario] if scenario in SCENARIOS else Path(scenario)
-    return experiments.load_spec(path)
+    overrides = []
+    if scenario.startswith("relay-"):
+        overrides.append(f'routing.strategy="{scenario.removeprefix("relay-")}"')
+    return experiments.load_spec(path, overrides)
 
 
 class _Hooks:
@@ -615,7 +623,12 @@ def scaling_curve(sizes_text: str, duration: str, out: Path | None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scenario", default="all", help="default, scale-10k, all or a .toml path")
+    parser.add_argument(
+        "--scenario",
+        default="all",
+        help="default, scale-10k, scale-100k, relay-flood, relay-contention_flood, relay-gradient, "
+        "all or a .toml path",
+    )
     parser.add_argument("--json", type=Path, help="output file (default benchmarks/results/...)")
     parser.add_argument("--repeat", type=int, default=1, help="fresh-process runs per scenario")
     parser.add_argument("--no-bare", action="store_true", help="skip the bare-SimPy baseline")

@@ -27,7 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from experiments.meshsummary import faults_summary, mobility_summary, routing_summary
+from experiments.meshsummary import (
+    faults_summary,
+    mobility_summary,
+    relay_columns,
+    routing_summary,
+)
 from mesh.config import LINKS
 from mesh.downlink import DL_DELIVERED, DL_PENDING, DL_UNFINISHED, DOWNLINK_FATES
 from mesh.ledger import STATE_NAMES
@@ -101,6 +106,7 @@ def endpoint_table(sim: SimResult) -> dict[str, np.ndarray]:
     columns["mean_current_ua"] = mean_current * 1e6
     columns["battery_life_days"] = life_days
     columns["mains_powered"] = mains
+    columns.update(relay_columns(sim, nodes))
     return columns
 
 
@@ -151,6 +157,8 @@ def bridge_table(sim: SimResult) -> dict[str, np.ndarray]:
         "dropped_queue": load.dropped_queue[nodes],
         "dropped_allowance": load.dropped_allowance[nodes],
         "downlink_bytes": load.downlink_bytes[nodes],
+        "airtime_s": relay_columns(sim, nodes)["airtime_s"],
+        "relay_frames": relay_columns(sim, nodes)["relay_frames"],
     }
 
 

@@ -1,7 +1,8 @@
 """Forwarding: what happens to a frame once the medium has decided who decoded it.
 
-One interface, :class:`Forwarder`, so that relaying strategies (flooding, gradients) plug in later
-as one module plus one entry in :data:`FORWARDERS`. The foundation's strategy is ``direct``:
+One interface, :class:`Forwarder`; the relaying strategies of ``mesh.routing`` implement it too,
+and use this module's :class:`DirectForwarder` for every bridge that decodes a frame, relayed or
+not. The foundation's strategy is ``direct``:
 Sidewalk's star of bridges. Every bridge that decoded the frame forwards it over its backhaul to the
 network server, which keeps the first copy.
 

@@ -17,6 +17,9 @@ Model (per link and channel):
   (capture off: interferers below ``floor_dbm`` are not heard). Weights and thresholds:
   ``mesh.links``.
 - A node that starts transmitting aborts its own receptions in progress in that band.
+- Jammers (``mesh.faults``) add their power to the interference of every frame of their band that
+  overlaps one of their bursts. A moving transmitter's row and powers come from ``mesh.movers``,
+  at its position when its frame starts.
 
 Cost: one call at transmission start and one at its end, each a few numpy operations over the
 frame's decode candidates. Demodulator contention, half duplex and interference are only looked at

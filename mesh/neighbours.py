@@ -15,7 +15,8 @@ not approximate.
 Source: k-d tree range search (Bentley 1975) as implemented by SciPy; pruning by maximum link
 range as required by the scale issue.
 
-Leaves out: nodes that move (tables are static for a run).
+Leaves out: nodes that move (tables are static for a run; a moving endpoint's row is computed at
+each frame, ``mesh.movers``).
 """
 
 from __future__ import annotations

@@ -3,8 +3,10 @@
 ``simulate`` is a pure function of the configuration (and of an optional pre-built topology): it
 makes the context (clock + seeded streams), lays out the topology, assigns endpoint classes, builds
 one neighbour table per link in use, starts one SimPy process per endpoint, runs until every
-endpoint is done with its last packet, then settles every packet's fate and delivery time. The
-result holds raw records only; summaries are computed by ``experiments``.
+endpoint is done with its last packet, then settles every packet's fate and delivery time. A
+relaying strategy (``mesh.routing``), mobile endpoints (``mesh.movers``) and faults
+(``mesh.faults``) are wired in when the configuration asks for them. The result holds raw records
+only; summaries are computed by ``experiments``.
 """
 
 from __future__ import annotations

@@ -132,3 +132,16 @@ def test_relay_suburb_spec_loads_with_relays_and_movers() -> None:
     assert classes["plug"].relay and classes["plug"].mains_powered
     assert classes["tracker"].mobility.mobile
     assert spec.config.bridge.relay
+
+
+@pytest.mark.parametrize("name", ["relay-suburb", "outage-suburb", "mobile-suburb"])
+def test_shipped_issue5_scenarios_run(name: str) -> None:
+    spec = RELAY_SPEC.parent / f"{name}.toml"
+    result = _invoke("run", str(spec), "--quiet", "--json", "--duration", "5m")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    if name == "outage-suburb":
+        assert summary["faults"]["windows"]["power"]["count"] > 0
+        assert summary["faults"]["jammers"] == 1
+    else:
+        assert summary["mobility"]["mobile_endpoints"] > 0

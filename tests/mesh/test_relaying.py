@@ -274,3 +274,19 @@ def test_bridge_relays_only_what_it_cannot_forward() -> None:
     sim = simulate(cfg, topology=topo)
     assert sim.records.fate[0] == DELIVERED and sim.records.hops[0] == 2
     assert sim.routing.relay_frames[1] == 1 + cfg.routing.relay_retransmits
+
+
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+def test_same_seed_gives_identical_summaries(strategy: str) -> None:
+    import json
+
+    from experiments.runner import run, summary_json
+    from experiments.spec import load_spec
+
+    overrides = [f'routing.strategy="{strategy}"', "topology.homes=60"]
+    path = "experiments/relay-suburb.toml"
+    texts = [
+        summary_json(run(load_spec(path, overrides, duration="10m")).summary) for _ in range(2)
+    ]
+    assert texts[0] == texts[1]
+    assert json.loads(texts[0])["routing"]["strategy"] == strategy
