@@ -284,7 +284,9 @@ def test_same_seed_gives_identical_summaries(strategy: str) -> None:
     from experiments.spec import load_spec
 
     overrides = [f'routing.strategy="{strategy}"', "topology.homes=60"]
-    path = "experiments/relay-suburb.toml"
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "experiments" / "relay-suburb.toml"
     texts = [
         summary_json(run(load_spec(path, overrides, duration="10m")).summary) for _ in range(2)
     ]
