@@ -1215,6 +1215,13 @@ class SimConfig:
             "privacy.rotation_period_s",
             f"{rotation_s:g} s gives more than 2**32 ID epochs over the run; use a longer period",
         )
+        for jammer in self.faults.jammers:
+            _require(
+                jammer.link in self.links_in_use,
+                "faults.jammers",
+                f"a jammer on {jammer.link} jams nothing: no endpoint class uses that link "
+                f"({', '.join(self.links_in_use)})",
+            )
         total = sum(c.share for c in self.endpoint_classes)
         _require(
             abs(total - 1.0) <= 1e-6,

@@ -178,42 +178,60 @@ def _ids(ids: list[int]) -> str:
 
 @dataclass(frozen=True)
 class Jammer:
-    """One jammer's bursts and its received power at every node."""
+    """One jammer: bursts of ``burst_s`` every ``period_s`` (``burst_s / duty_cycle``) from
+    ``phase_s``, within ``[start_s, end_s)``, and its received power at every node. Burst ``k``
+    starts at ``start_s + phase_s + k * period_s`` (k >= -1, clipped to the window); queries are
+    arithmetic, so no list of bursts is ever built."""
 
     config: JammerConfig
-    starts_s: np.ndarray
-    ends_s: np.ndarray
+    phase_s: float
     power_mw: np.ndarray  # per node
 
+    @property
+    def period_s(self) -> float:
+        return self.config.burst_s / self.config.duty_cycle
+
     def overlaps(self, t0_s: float, t1_s: float) -> bool:
-        """Is any burst on during part of [t0, t1]?"""
-        k = int(np.searchsorted(self.ends_s, t0_s, side="right"))
-        return k < self.starts_s.size and float(self.starts_s[k]) < t1_s
+        """Is a burst on during part of ``[t0, t1]`` (an instant when ``t0 == t1``)?"""
+        cfg = self.config
+        a, b = max(t0_s, cfg.start_s), min(t1_s, cfg.end_s)
+        if a > b or (a == b and (a >= cfg.end_s or t0_s != t1_s)):
+            return False
+        if cfg.duty_cycle >= 1.0:
+            return True
+        period_s = self.period_s
+        base_s = cfg.start_s + self.phase_s - period_s
+        k = math.floor((a - base_s) / period_s)
+        burst_start_s = base_s + k * period_s
+        if a < burst_start_s + cfg.burst_s:  # inside burst k (it started at or before a)
+            return True
+        return burst_start_s + period_s < b or (a == b and burst_start_s + period_s == a)
 
     def on_at(self, t_s: float) -> bool:
-        k = int(np.searchsorted(self.starts_s, t_s, side="right")) - 1
-        return k >= 0 and t_s < float(self.ends_s[k])
+        return self.overlaps(t_s, t_s)
+
+    def bursts_between(self, t0_s: float, t1_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """The burst windows clipped to ``[t0, t1]`` (for reports and tests)."""
+        cfg = self.config
+        a, b = max(t0_s, cfg.start_s), min(t1_s, cfg.end_s)
+        if a >= b:
+            return np.zeros(0), np.zeros(0)
+        if cfg.duty_cycle >= 1.0:
+            return np.array([a]), np.array([b])
+        period_s = self.period_s
+        base_s = cfg.start_s + self.phase_s - period_s
+        k0 = math.floor((a - base_s) / period_s)
+        k1 = math.ceil((b - base_s) / period_s)
+        starts = base_s + period_s * np.arange(k0, k1 + 1)
+        ends = np.minimum(starts + cfg.burst_s, b)
+        starts = np.maximum(starts, a)
+        keep = ends > starts
+        return starts[keep], ends[keep]
 
 
-def jammer_bursts(
-    cfg: JammerConfig, horizon_s: float, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Burst windows: ``burst_s`` long every ``burst_s / duty_cycle`` from a random phase."""
-    end_s = min(cfg.end_s, horizon_s)
-    if cfg.duty_cycle >= 1.0:
-        return np.array([cfg.start_s]), np.array([end_s])
-    period_s = cfg.burst_s / cfg.duty_cycle
-    phase_s = float(rng.uniform(0.0, period_s))
-    starts = (
-        cfg.start_s
-        + phase_s
-        - period_s
-        + period_s * np.arange(math.ceil((end_s - cfg.start_s) / period_s) + 2)
-    )
-    ends = np.minimum(starts + cfg.burst_s, end_s)
-    starts = np.maximum(starts, cfg.start_s)
-    keep = ends > starts
-    return starts[keep], ends[keep]
+def jammer_phase_s(cfg: JammerConfig, rng: np.random.Generator) -> float:
+    """The random phase of a jammer's bursts (one draw, also for a continuous jammer)."""
+    return float(rng.uniform(0.0, cfg.burst_s / cfg.duty_cycle))
 
 
 class FaultEngine:
@@ -236,7 +254,8 @@ class FaultEngine:
         self._backhaul = backhaul
         self.off = off
         self.failed = failed
-        self._off_count = np.zeros(off.size, dtype=np.int64)
+        self._open = np.zeros((off.size, len(KIND_NAMES)), dtype=np.int64)  # windows open
+        self.failed_at_s = np.full(off.size, math.inf)
         self.awaiting: dict[int, float] = {}  # bridge -> end of its last outage, not recovered
         self.recovery_s: list[float] = []
         edges: list[tuple[float, int, int, int, int]] = []
@@ -258,19 +277,24 @@ class FaultEngine:
             self._apply(node, kind, bool(goes_down), env.now)
 
     def _apply(self, node: int, kind: int, down: bool, t: float) -> None:
-        self._backhaul.set_reason(node, REASON_BIT[kind], down)
-        if kind == FAILURE:
+        """One window edge. Windows of one kind may overlap on a node: it stays down for that
+        kind until the last of them ends."""
+        open_ = self._open[node]
+        open_[kind] += 1 if down else -1
+        if open_[kind] == (1 if down else 0):  # the kind switched on or off
+            self._backhaul.set_reason(node, REASON_BIT[kind], down)
+        if kind == FAILURE and down:
             self.failed[node] = True
+            self.failed_at_s[node] = min(self.failed_at_s[node], t)
         if kind in (POWER, FAILURE):
-            self._off_count[node] += 1 if down else -1
-            off = self._off_count[node] > 0
+            off = bool(open_[POWER] or open_[FAILURE])
             self.off[node] = off
             for lm in self._medium.links.values():
                 base = lm.always_on is not None and bool(lm.always_on[node])
                 lm.listening[node] = base and not off
         if down:
             self.awaiting.pop(node, None)
-        elif not self._backhaul.down[node]:
+        elif not open_.any() and not self._backhaul.down[node]:
             self.awaiting[node] = t
 
     def forwarded(self, bridges: np.ndarray, t: float) -> None:

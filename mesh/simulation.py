@@ -32,7 +32,7 @@ from mesh.downlink import (
     keepalive_process,
     lora_listening,
 )
-from mesh.faults import FaultEngine, FaultError, Jammer, jammer_bursts, plan_faults
+from mesh.faults import FaultEngine, FaultError, Jammer, jammer_phase_s, plan_faults
 from mesh.forwarding import FORWARDERS, Forwarder, best_decoder, decoders
 from mesh.fsksync import FskSync, draw_sync
 from mesh.ledger import RX, SECOND_CHIP, SLEEP, StateLedger
@@ -416,9 +416,14 @@ def relay_links(config: SimConfig, is_bridge: np.ndarray, class_of_node: np.ndar
     return out
 
 
-def relays_on(link: str, relay_link: np.ndarray, is_bridge: np.ndarray) -> np.ndarray:
-    """Nodes relaying on ``link`` (bridges relay on all theirs: the caller's table restricts)."""
-    return (relay_link == LINK_CODE[link]) | ((relay_link == BRIDGE_RELAY) & is_bridge)
+def relays_on(
+    link: str, relay_link: np.ndarray, is_bridge: np.ndarray, bridge_links: tuple[str, ...]
+) -> np.ndarray:
+    """Nodes relaying on ``link`` (relaying bridges: on each of the bridges' links)."""
+    relays = relay_link == LINK_CODE[link]
+    if link in bridge_links:
+        relays |= (relay_link == BRIDGE_RELAY) & is_bridge
+    return relays
 
 
 def _beaconing(
@@ -606,7 +611,11 @@ def simulate(
             link_phys,
             path_gain,
             scan_phase,
-            relays_on(link, relay_link, is_bridge) if config.routing.relaying else None,
+            (
+                relays_on(link, relay_link, is_bridge, config.bridge.links)
+                if config.routing.relaying
+                else None
+            ),
             mobile,
         )
         listeners = link_media[link].listeners
@@ -738,7 +747,8 @@ def simulate(
 
     faults: FaultEngine | None = None
     if config.faults.any:
-        faults = _faults(config, ctx, net, path_gain, link_media, relay_link != -1)
+        relay_class = np.array([c.relay for c in classes] + [False])[class_of_node]
+        faults = _faults(config, ctx, net, path_gain, link_media, relay_class)
         forwarder.faults = faults
         net.failed = faults.failed
         if routing is not None:
@@ -800,9 +810,13 @@ def simulate(
         # a relay endpoint listens on its relay link whenever its radio is not otherwise busy
         relays = np.flatnonzero(routing.is_relay & ~is_bridge)
         offset = np.asarray(routing.relay_offset)[relays]
-        relay_listen_s[relays] = durations[relays, SLEEP]
-        durations[relays, RX + offset] += durations[relays, SLEEP]
-        durations[relays, SLEEP] = 0.0
+        listen = durations[relays, SLEEP].copy()
+        if faults is not None:  # a relay that failed for good sleeps from then on
+            dead_s = np.maximum(horizon_s - faults.failed_at_s[relays], 0.0)
+            listen = np.maximum(listen - dead_s, 0.0)
+        relay_listen_s[relays] = listen
+        durations[relays, RX + offset] += listen
+        durations[relays, SLEEP] -= listen
     charge, voltage, capacity_c, leakage_a = _charge(
         config, topo, class_of_node, durations, ledger.wakes
     )
@@ -899,14 +913,14 @@ def _faults(
     )
     medium = net.medium
     for jam in config.faults.jammers:
-        starts, ends = jammer_bursts(jam, 2 * duration_s + 3600.0, rng)
+        phase_s = jammer_phase_s(jam, rng)
         power_dbm = jam.tx_power_dbm + path_gain.from_point_db(
             np.array([jam.x_m, jam.y_m]), FREQUENCY_HZ[jam.link]
         )
         lm = link_media.get(jam.link)
         if lm is not None and not config.medium.capture:
             power_dbm = np.where(power_dbm >= lm.floor_dbm, power_dbm, -np.inf)
-        jammer = Jammer(jam, starts, ends, dbm_to_mw(power_dbm))
+        jammer = Jammer(jam, phase_s, dbm_to_mw(power_dbm))
         medium.jammers.setdefault(BAND[jam.link], []).append(jammer)
     env = ctx.env
     medium.now = lambda: float(env.now)

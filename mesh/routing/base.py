@@ -265,10 +265,12 @@ class Relaying:
         env, ledger, medium = net.env, net.ledger, net.medium
         is_bridge = bool(net.is_bridge[node])
         sent: list[Transmission] = []
-        if not is_bridge:
-            while net.busy[node]:
-                yield net.radio_free(node)
-            net.busy[node] = True
+        # one frame at a time: endpoints' own packets and every relaying process share the lock
+        # (bridges take it too among relaying processes; their ACKs and downlinks check that
+        # the bridge is not transmitting)
+        while net.busy[node]:
+            yield net.radio_free(node)
+        net.busy[node] = True
         offset = 0 if is_bridge else self.relay_offset[node]
         rest = RX if is_bridge else SLEEP
         phy = frame.phy
@@ -277,7 +279,7 @@ class Relaying:
         for copy in range(copies):
             if copy:
                 yield env.timeout(interval_s)
-            if not self.can_relay(node):
+            if not self.can_relay(node) or (is_bridge and medium.transmitting(phy.link, node)):
                 break
             ledger.wake(node)
             for channel in channels:
@@ -307,8 +309,7 @@ class Relaying:
                 if broadcast:
                     self.deliver(tx, frame)
                     self.heard(tx, frame, False)
-        if not is_bridge:
-            net.release_radio(node)
+        net.release_radio(node)
         return sent
 
     def _trace_rx(self, tx: Transmission, hops: int) -> None:

@@ -19,6 +19,8 @@ takes at most; it is done when it overheard one (implicit ACK) or a bridge decod
 ``originator_retries`` times.
 
 SNR is the received power over the receiver's noise floor (``mesh.routing.base.noise_floor_dbm``).
+Originator retries apply to FSK and LoRa frames; a BLE packet is already repeated over its
+advertising events.
 
 Source: Meshtastic firmware 2.x, ``RadioInterface::getTxDelayMsecWeighted`` and
 ``FloodingRouter`` (rebroadcast contention, cancel on overhearing, routers never cancel),

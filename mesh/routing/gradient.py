@@ -102,7 +102,7 @@ class Gradient(Relaying):
         end_s = net.duration_s
         while env.now < end_s:
             metric = self._advertised(node)
-            if math.isfinite(metric) and not (not net.is_bridge[node] and net.busy[node]):
+            if math.isfinite(metric) and self._radio_free(node, phy.link):
                 seq = int(self._seq[node])
                 self._seq[node] += 1
                 self.beacons += 1
@@ -111,11 +111,17 @@ class Gradient(Relaying):
                     self._beacon_heard(tx, node, metric, seq)
             yield env.timeout(interval_s)
 
+    def _radio_free(self, node: int, link: str) -> bool:
+        """Can ``node`` send a control frame now (a beacon or ACK is skipped otherwise)?"""
+        return not self.net.busy[node] and not self.net.medium.transmitting(link, node)
+
     def _frame(
         self, node: int, phy: ClassPhy, payload_bytes: int, channel: int
     ) -> Generator[Any, Any, list[Transmission]]:
-        """``node`` sends one control frame (beacon, ACK) with ``phy``'s modulation."""
+        """``node`` (whose radio is free: :meth:`_radio_free`) sends one control frame (beacon,
+        ACK) with ``phy``'s modulation, holding its radio."""
         net = self.net
+        net.busy[node] = True
         env, ledger, medium = net.env, net.ledger, net.medium
         is_bridge = bool(net.is_bridge[node])
         offset = 0 if is_bridge else self.relay_offset[node]
@@ -132,6 +138,7 @@ class Gradient(Relaying):
             ledger.switch(node, RX if is_bridge else SLEEP, env.now)
             self.relay_tx_s[node] += airtime_s
             out.append(tx)
+        net.release_radio(node)
         return out
 
     def _beacon_heard(self, tx: Transmission, sender: int, metric: float, seq: int) -> None:
@@ -210,6 +217,8 @@ class Gradient(Relaying):
         nodes, rssi = self.relays_that_decoded(tx)
         keep = ~self.net.is_bridge[nodes]
         nodes, rssi = nodes[keep], rssi[keep]
+        routed = np.array([self.parent_of(int(n)) >= 0 for n in nodes.tolist()], dtype=bool)
+        nodes, rssi = nodes[routed], rssi[routed]
         if nodes.size == 0:
             return
         metric = self.metric[nodes]
@@ -234,14 +243,20 @@ class Gradient(Relaying):
             if parent < 0 or not self.can_relay(node):
                 return
             sent = yield from self.send(node, frame, broadcast=False)
-            got = any(tx.decoded_by(parent) for tx in sent) and self.can_relay(parent)
-            if got:
-                self._take(parent, frame)
+            # a bridge whose internet is down takes nothing (and does not beacon)
+            got = (
+                any(tx.decoded_by(parent) for tx in sent)
+                and self.can_relay(parent)
+                and not (net.is_bridge[parent] and net.backhaul.down[parent])
+            )
+            passes_on = self._take(parent, frame) if got else False
             yield env.timeout(cfg.ack_delay_s)
             acked = False
-            if got and (net.is_bridge[parent] or not net.busy[parent]):
+            if got and self._radio_free(parent, phy.link):
                 acks = yield from self._frame(parent, phy, ACK_BYTES, frame.channel)
                 acked = any(a.decoded_by(node) for a in acks)
+            if passes_on:  # the parent sends it on once its ACK is out
+                env.process(self._forward(parent, frame.next_hop(frame.budget - 1)))
             if acked:
                 self.misses[node] = 0
                 return
@@ -252,12 +267,13 @@ class Gradient(Relaying):
                 self._update(node)
             yield env.timeout(float(self.rng.uniform(0.0, 10 * ack_s)))
 
-    def _take(self, parent: int, frame: Frame) -> None:
-        """``parent`` decoded unicast ``frame``: a bridge forwards it, a relay passes it on."""
+    def _take(self, parent: int, frame: Frame) -> bool:
+        """``parent`` decoded unicast ``frame``: a bridge forwards it; a relay will pass it on
+        (True)."""
         net = self.net
         if not self.cache(parent).add(frame.key):
             self.duplicates[parent] += 1
-            return
+            return False
         if net.is_bridge[parent]:
             fate = self.direct.forward_from(
                 frame.origin,
@@ -278,6 +294,5 @@ class Gradient(Relaying):
                 )
             else:
                 records.note_attempt(frame.packet, fate)
-            return
-        if frame.budget >= 2:
-            net.env.process(self._forward(parent, frame.next_hop(frame.budget - 1)))
+            return False
+        return frame.budget >= 2

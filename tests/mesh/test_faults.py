@@ -12,8 +12,9 @@ from mesh.faults import (
     FAILURE,
     POWER,
     FaultError,
+    Jammer,
     alternating_windows,
-    jammer_bursts,
+    jammer_phase_s,
     plan_faults,
 )
 from mesh.records import DELIVERED, FATE_NAMES
@@ -140,13 +141,76 @@ def test_power_outage_recovery_time_is_measured() -> None:
     assert (rec.fate[during & only0[rec.endpoint - 3]] != DELIVERED).all()
 
 
+def _jammer(**kwargs: object) -> Jammer:
+    cfg = JammerConfig(**kwargs)  # type: ignore[arg-type]
+    return Jammer(cfg, jammer_phase_s(cfg, np.random.default_rng(2)), np.zeros(1))
+
+
 def test_jammer_bursts_keep_the_duty_cycle() -> None:
-    cfg = JammerConfig(duty_cycle=0.25, burst_s=2.0, start_s=10.0, end_s=10_010.0)
-    starts, ends = jammer_bursts(cfg, 1e9, np.random.default_rng(2))
+    jammer = _jammer(duty_cycle=0.25, burst_s=2.0, start_s=10.0, end_s=10_010.0)
+    starts, ends = jammer.bursts_between(0.0, 1e9)
     assert (starts >= 10.0).all() and (ends <= 10_010.0).all()
     assert float(np.sum(ends - starts)) / 10_000.0 == pytest.approx(0.25, abs=0.001)
-    full = jammer_bursts(JammerConfig(duty_cycle=1.0, end_s=50.0), 1e9, np.random.default_rng(2))
-    assert full[0].tolist() == [0.0] and full[1].tolist() == [50.0]
+    full = _jammer(duty_cycle=1.0, end_s=50.0)
+    assert full.bursts_between(0.0, 1e9)[0].tolist() == [0.0]
+    assert full.on_at(49.0) and not full.on_at(50.0)
+
+
+def test_jammer_queries_agree_with_its_bursts() -> None:
+    jammer = _jammer(duty_cycle=0.3, burst_s=1.5, start_s=7.0, end_s=500.0)
+    starts, ends = jammer.bursts_between(0.0, 600.0)
+    rng = np.random.default_rng(9)
+    for _ in range(2000):
+        t0 = float(rng.uniform(0.0, 520.0))
+        t1 = t0 + float(rng.choice([0.0, 0.05, 0.5, 3.0]))
+        want = (
+            bool(np.any((starts <= t1) & (ends > t0)))
+            if t1 > t0
+            else bool(np.any((starts <= t0) & (ends > t0)))
+        )
+        assert jammer.overlaps(t0, t1) == want, (t0, t1)
+
+
+def test_tiny_jammer_bursts_cost_nothing() -> None:
+    jammer = _jammer(duty_cycle=0.5, burst_s=1e-4)  # ~10^9 bursts a day, never listed
+    assert sum(jammer.overlaps(t, t + 0.01) for t in np.linspace(0.0, 86_400.0, 100)) == 100
+
+
+def test_overlapping_windows_of_one_kind_keep_the_bridge_down() -> None:
+    topo = _star()
+    pos = topo.positions_m
+    d = np.hypot(*(pos[3:, None, :] - pos[None, :3, :]).transpose(2, 0, 1))
+    reach = d <= 260.0
+    private = reach & (reach.sum(axis=1) == 1)[:, None]
+    bridge = int(np.argmax(private.sum(axis=0)))  # the bridge with most endpoints of its own
+    faults = FaultsConfig(
+        outages=(
+            OutageWindow(bridges=(bridge,), kind="backhaul", start_s=100.0, end_s=3000.0),
+            OutageWindow(bridges=(bridge,), kind="backhaul", start_s=200.0, end_s=300.0),
+        )
+    )
+    cfg = relaynet.config(
+        "direct", duration_s=3600.0, interval_s=60.0, range_m=260.0, faults=faults
+    )
+    sim = simulate(cfg, topology=topo)
+    only = private[:, bridge]
+    rec = sim.records
+    inside = (rec.generated_s > 300.0) & (rec.generated_s < 2990.0) & only[rec.endpoint - 3]
+    assert inside.any() and (rec.fate[inside] != DELIVERED).all()
+    assert sim.faults is not None and len(sim.faults.recovery_s) == 1
+
+
+def test_failures_are_the_same_whatever_the_strategy() -> None:
+    rng = np.random.default_rng(3)
+    pos, classes = relaynet.random_tree(rng, 6, 6)
+    topo = relaynet.topology(pos, 1, classes)
+    failed = []
+    for strategy in ("direct", "flood", "gradient"):
+        cfg = relaynet.config(strategy, duration_s=600.0, faults=FaultsConfig(failure_fraction=0.5))
+        sim = simulate(cfg, topology=topo)
+        assert sim.faults is not None
+        failed.append(sim.faults.plan.node.tolist())
+    assert failed[0] == failed[1] == failed[2] and failed[0]
 
 
 def test_a_continuous_strong_jammer_blocks_every_frame_it_reaches() -> None:
