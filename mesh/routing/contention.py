@@ -65,6 +65,14 @@ def contention_window(
     return round(cw_min + (cw_max - cw_min) * share)
 
 
+def delay_slots(cw: int, router: bool, cw_max: int, rng: np.random.Generator) -> int:
+    """Slots a relay waits before rebroadcasting, for window exponent ``cw``: routers
+    ``U{0 .. 2 cw - 1}``, clients ``2 cw_max + U{0 .. 2**cw - 1}``."""
+    if router:
+        return int(rng.integers(0, 2 * cw)) if cw > 0 else 0
+    return 2 * cw_max + int(rng.integers(0, 2**cw))
+
+
 class ContentionFlood(Relaying):
     name = "contention_flood"
     implicit_ack = True
@@ -107,11 +115,7 @@ class ContentionFlood(Relaying):
             cw = contention_window(
                 power - floor, cfg.snr_min_db, cfg.snr_max_db, cfg.cw_min, cfg.cw_max
             )
-            rng = self.rng
-            if self.router[node]:
-                slots = int(rng.integers(0, 2 * cw)) if cw > 0 else 0
-            else:
-                slots = 2 * cfg.cw_max + int(rng.integers(0, 2**cw))
+            slots = delay_slots(cw, bool(self.router[node]), cfg.cw_max, self.rng)
             process = net.env.process(
                 self._rebroadcast(node, frame.next_hop(frame.budget - 1), slots * slot)
             )

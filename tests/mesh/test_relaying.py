@@ -319,3 +319,41 @@ def test_same_seed_gives_identical_summaries(strategy: str) -> None:
     ]
     assert texts[0] == texts[1]
     assert json.loads(texts[0])["routing"]["strategy"] == strategy
+
+
+def test_weaker_receptions_and_routers_rebroadcast_sooner() -> None:
+    from mesh.routing.contention import delay_slots
+
+    rng = np.random.default_rng(4)
+
+    def mean_delay(snr_db: float, router: bool) -> float:
+        cw = contention_window(snr_db, -20.0, 10.0, 3, 8)
+        return float(np.mean([delay_slots(cw, router, 8, rng) for _ in range(4000)]))
+
+    weak, strong = mean_delay(-18.0, False), mean_delay(8.0, False)
+    # clients: 16 slots plus U{0..2**CW - 1}: CW 3 -> 16 + 3.5, CW 8 -> 16 + 127.5
+    assert weak == pytest.approx(19.5, abs=0.3) and strong == pytest.approx(143.5, abs=4.0)
+    assert mean_delay(-18.0, True) == pytest.approx(2.5, abs=0.2)  # U{0..5}
+    assert mean_delay(8.0, True) < weak  # routers go before clients
+
+
+def test_relay_energy_burden_is_its_transmissions_and_listening() -> None:
+    from experiments.meshsummary import relay_energy_j
+    from radios.energy import BATTERIES, RADIO_PROFILES
+
+    sim = _line("flood", relay_retransmits=0, relay_delay_max_s=0.0)
+    cls = sim.config.endpoint_classes[1]
+    radio = RADIO_PROFILES[cls.radio_name]
+    volts = BATTERIES[cls.battery].voltage_v
+    airtime_s = cls.lora.airtime_s(10)
+    energy = relay_energy_j(sim)
+    for relay in (1, 2):
+        tx_s = airtime_s * sim.routing.relay_frames[relay]
+        listen_s = sim.relay_listen_s[relay]
+        want = volts * (
+            tx_s * radio.tx_current_at(cls.tx_power_dbm)
+            + listen_s * (radio.rx_current_a - radio.sleep_current_a)
+        )
+        assert energy[relay] == pytest.approx(want, rel=1e-12)
+        assert listen_s == pytest.approx(sim.horizon_s - tx_s, rel=1e-9)
+    assert energy[3] == 0.0 and energy[0] == 0.0
