@@ -31,7 +31,7 @@ from experiments.spec import Spec
 from experiments.summary import bridge_table, endpoint_table, summarize
 from mesh.config import LINKS
 from mesh.downlink import DOWNLINK_FATES
-from mesh.records import FATE_NAMES
+from mesh.records import DELIVERED, FATE_NAMES
 from mesh.simulation import SimResult, simulate
 
 
@@ -164,6 +164,8 @@ def packets_csv(sim: SimResult) -> str:
         "transmissions": r.transmissions,
         "fragments": r.fragments,
         "server_copies": r.copies,
+        # radio hops of the first copy a bridge forwarded (direct: 1); 0 when none was
+        "hops": np.where(r.fate == DELIVERED, np.maximum(r.hops, 1), r.hops),
     }
     header = list(columns)
     return _csv_text(header, zip(*(_fmt(np.asarray(columns[k])) for k in header), strict=True))

@@ -204,6 +204,13 @@ class Gradient(Relaying):
             metric = entry.metric + self.link_cost(entry)
             if metric < best_metric or (metric == best_metric and sender < best):
                 best, best_metric = sender, metric
+        current = int(self.parent[node])
+        if best >= 0 and current >= 0 and current != best and current not in lost:
+            held = self.neighbours[node].get(current)
+            if held is not None and now - held.last_s <= fresh_s:
+                kept = held.metric + self.link_cost(held)
+                if kept <= best_metric:  # a tie: keep the parent (no churn between equals)
+                    best, best_metric = current, kept
         if best >= 0:
             self._adopt(node, best, best_metric)
         else:

@@ -186,6 +186,7 @@ def test_packets_csv_one_row_per_packet_fates_match_summary(
         "transmissions",
         "fragments",
         "server_copies",
+        "hops",
     ]
     packets = summary["packets"]
     assert len(rows) == packets["generated"] > 0
