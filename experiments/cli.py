@@ -26,8 +26,10 @@ from experiments.runner import RunResult, run, summary_json
 from experiments.spec import Spec, SpecError, load_spec
 from mesh.config import STRATEGIES
 from mesh.context import make_streams
+from mesh.faults import FaultError
+from mesh.faults import check_nodes as check_fault_nodes
 from mesh.simulation import SimulationError
-from topologies.base import TopologyError
+from topologies.base import ROLE_BRIDGE, TopologyError
 
 
 class UsageFailure(click.ClickException):
@@ -451,11 +453,16 @@ def validate_command(
 ) -> None:
     """Check SPEC (and lay out its topology) without running it; print the resolved tables."""
     loaded = _load(spec, overrides, seed, duration)
-    if loaded.topology is None:
+    topo = loaded.topology
+    if topo is None:
         try:
-            topologies.generate(
+            topo = topologies.generate(
                 loaded.config.topology, make_streams(loaded.config.scenario.seed)["topology"]
             )
         except TopologyError as err:
             raise UsageFailure(f"{loaded.source}: [topology]: {err}") from None
+    try:  # scheduled faults name nodes of this topology
+        check_fault_nodes(loaded.config.faults, topo.roles == ROLE_BRIDGE)
+    except FaultError as err:
+        raise UsageFailure(f"{loaded.source}: {err}") from None
     click.echo(json.dumps(loaded.data, indent=2, sort_keys=True, default=str))

@@ -148,20 +148,11 @@ def plan_faults(
         times = rng.uniform(0.0, duration_s, size=count)
         for n, t in zip(chosen.tolist(), times.tolist(), strict=True):
             add(n, FAILURE, t, math.inf)
-    for k, window in enumerate(cfg.outages):
+    check_nodes(cfg, is_bridge)
+    for window in cfg.outages:
         for b in window.bridges:
-            if not (0 <= b < n_nodes and is_bridge[b]):
-                raise FaultError(
-                    f"[[faults.outages]] entry {k + 1}: node {b} is not a bridge of this "
-                    f"topology (bridges are node ids {_ids(bridges)})"
-                )
             add(b, POWER if window.kind == "power" else BACKHAUL, window.start_s, window.end_s)
-    for k, failure in enumerate(cfg.failures):
-        if not 0 <= failure.node < n_nodes:
-            raise FaultError(
-                f"[[faults.failures]] entry {k + 1}: node {failure.node} is not in the topology "
-                f"(node ids 0..{n_nodes - 1})"
-            )
+    for failure in cfg.failures:
         add(failure.node, FAILURE, failure.at_s, math.inf)
     return FaultPlan(
         np.asarray(node, dtype=np.int64),
@@ -169,6 +160,26 @@ def plan_faults(
         np.asarray(start, dtype=np.float64),
         np.asarray(end, dtype=np.float64),
     )
+
+
+def check_nodes(cfg: FaultsConfig, is_bridge: np.ndarray) -> None:
+    """Raise :class:`FaultError` when a scheduled outage names a node that is not a bridge, or
+    a scheduled failure a node that does not exist."""
+    n_nodes = int(is_bridge.size)
+    bridges = np.flatnonzero(is_bridge).tolist()
+    for k, window in enumerate(cfg.outages):
+        for b in window.bridges:
+            if not (0 <= b < n_nodes and is_bridge[b]):
+                raise FaultError(
+                    f"[[faults.outages]] entry {k + 1}: node {b} is not a bridge of this "
+                    f"topology (bridges are node ids {_ids(bridges)})"
+                )
+    for k, failure in enumerate(cfg.failures):
+        if not 0 <= failure.node < n_nodes:
+            raise FaultError(
+                f"[[faults.failures]] entry {k + 1}: node {failure.node} is not in the topology "
+                f"(node ids 0..{n_nodes - 1})"
+            )
 
 
 def _ids(ids: list[int]) -> str:

@@ -145,3 +145,11 @@ def test_shipped_issue5_scenarios_run(name: str) -> None:
         assert summary["faults"]["jammers"] == 1
     else:
         assert summary["mobility"]["mobile_endpoints"] > 0
+
+
+def test_validate_checks_fault_node_ids(tmp_path: Path) -> None:
+    spec = tmp_path / "s.toml"
+    spec.write_text('[topology]\nkind = "grid"\n[[faults.failures]]\nnode = 123456\nat_s = 5\n')
+    result = CliRunner().invoke(main, ["validate", str(spec)])
+    assert result.exit_code == 2
+    assert "[[faults.failures]] entry 1: node 123456 is not in the topology" in result.output
