@@ -899,8 +899,8 @@ class RoutingConfig:
     ttl: int = field(
         default=7,
         metadata=doc(
-            "flood: initial TTL; a node relays when TTL >= 2 and decrements it (Bluetooth Mesh "
-            "Profile 1.0.1, 3.4.6.3), so a frame makes at most ttl radio hops"
+            "flood (and gradient): initial TTL; a node relays when TTL >= 2 and decrements it "
+            "(Bluetooth Mesh Profile 1.0.1, 3.4.6.3), so a frame makes at most ttl radio hops"
         ),
     )
     cache_size: int = field(
@@ -986,8 +986,8 @@ class RoutingConfig:
     relay_payload_overhead_bytes: int = field(
         default=0,
         metadata=doc(
-            "bytes a relaying header (TTL, source, sequence) adds to every frame on air "
-            "(ASSUMPTION; 0 keeps frames as the endpoint sent them)",
+            "bytes a relaying header (TTL, source, sequence) adds to every relayed frame on "
+            "air (ASSUMPTION; 0 keeps relayed frames as long as the endpoint's)",
             "B",
         ),
     )
