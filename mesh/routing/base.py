@@ -218,11 +218,12 @@ class Relaying:
         return nodes[alive], rssi[alive]
 
     def deliver(self, tx: Transmission, frame: Frame) -> int:
-        """Bridges that decoded relayed frame ``tx`` forward it to the network server."""
+        """Bridges that decoded relayed frame ``tx`` forward it to the network server; returns
+        DELIVERED or the drop reason of the copies (-1: no bridge decoded it)."""
         net = self.net
         heard_by = decoders(tx, net.is_bridge)
         if heard_by.size == 0:
-            return self.direct.missed_reason(tx)
+            return -1  # the origin's attempt already gave the packet its reason
         fate = self.direct.forward_from(
             frame.origin,
             frame.packet,
