@@ -95,12 +95,12 @@ class DirectForwarder:
         if tx.link in self._bridge_only and tx.clean and static:  # common: every listener decoded
             if rx.size == 0:
                 return self.missed_reason(tx)
-            return self._forward(
+            return self.forward_from(
                 tx.node, tx.packet, tx.link, fragment, rx, t, size_bytes, whole_row=True
             )
         heard_by = decoders(tx, self._is_bridge)
         if heard_by.size:
-            return self._forward(tx.node, tx.packet, tx.link, fragment, heard_by, t, size_bytes)
+            return self.forward_from(tx.node, tx.packet, tx.link, fragment, heard_by, t, size_bytes)
         return self.missed_reason(tx)
 
     def missed_reason(self, tx: Transmission) -> int:
@@ -114,7 +114,7 @@ class DirectForwarder:
     def forward_copy(
         self, bridge: int, node: int, packet: int, fragment: int, t: float, size_bytes: int
     ) -> int:
-        return self._forward(node, packet, "ble", fragment, np.array([bridge]), t, size_bytes)
+        return self.forward_from(node, packet, "ble", fragment, np.array([bridge]), t, size_bytes)
 
     def forward_from(
         self,
@@ -125,22 +125,10 @@ class DirectForwarder:
         decoders: np.ndarray,
         t: float,
         size_bytes: int,
-    ) -> int:
-        """``decoders`` (bridges) decoded a relayed copy of ``node``'s frame: forward it."""
-        return self._forward(node, packet, link, fragment, decoders, t, size_bytes)
-
-    def _forward(
-        self,
-        node: int,
-        packet: int,
-        link: str,
-        fragment: int,
-        decoders: np.ndarray,
-        t: float,
-        size_bytes: int,
         whole_row: bool = False,
     ) -> int:
-        """``whole_row``: ``decoders`` is the transmitter's whole neighbour-table row."""
+        """``decoders`` (bridges) decoded a frame of ``node`` (its own, or a relayed copy):
+        forward it. ``whole_row``: ``decoders`` is the transmitter's whole neighbour-table row."""
         if self._observations is not None:
             self._observations.observe(node, decoders, t)
         backhaul = self._backhaul

@@ -220,27 +220,31 @@ class Relaying:
     def deliver(self, tx: Transmission, frame: Frame) -> int:
         """Bridges that decoded relayed frame ``tx`` forward it to the network server; returns
         DELIVERED or the drop reason of the copies (-1: no bridge decoded it)."""
-        net = self.net
-        heard_by = decoders(tx, net.is_bridge)
+        heard_by = decoders(tx, self.net.is_bridge)
         if heard_by.size == 0:
             return -1  # the origin's attempt already gave the packet its reason
+        return self.forward(heard_by, frame)
+
+    def forward(self, bridges: np.ndarray, frame: Frame) -> int:
+        """``bridges`` hold a relayed copy of ``frame`` that just ended: they forward it; a
+        delivery records the copy's hops and its frame's times."""
+        net = self.net
+        now = net.env.now
         fate = self.direct.forward_from(
             frame.origin,
             frame.packet,
-            tx.link,
+            frame.phy.link,
             frame.fragment,
-            heard_by,
-            net.env.now,
+            bridges,
+            now,
             frame.size_bytes,
         )
         records = net.records
         if fate == DELIVERED:
             if records.hops[frame.packet] == 0:
                 records.hops[frame.packet] = frame.hops
-            start_s = net.env.now - self.airtime_s(frame)
-            records.frame_done(
-                frame.packet, start_s, net.env.now, net.server.complete[frame.packet]
-            )
+            start_s = now - self.airtime_s(frame)
+            records.frame_done(frame.packet, start_s, now, net.server.complete[frame.packet])
         return fate
 
     def airtime_s(self, frame: Frame) -> float:
@@ -308,7 +312,9 @@ class Relaying:
                 if self.trace is not None:
                     self._trace_rx(tx, frame.hops)
                 if broadcast:
-                    self.deliver(tx, frame)
+                    fate = self.deliver(tx, frame)
+                    if fate > DELIVERED:  # bridges heard it but could not forward it
+                        net.records.note_attempt(frame.packet, fate)
                     self.heard(tx, frame, False)
         net.release_radio(node)
         return sent

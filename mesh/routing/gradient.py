@@ -282,24 +282,8 @@ class Gradient(Relaying):
             self.duplicates[parent] += 1
             return False
         if net.is_bridge[parent]:
-            fate = self.direct.forward_from(
-                frame.origin,
-                frame.packet,
-                frame.phy.link,
-                frame.fragment,
-                np.array([parent]),
-                net.env.now,
-                frame.size_bytes,
-            )
-            records = net.records
-            if fate == DELIVERED:
-                if records.hops[frame.packet] == 0:
-                    records.hops[frame.packet] = frame.hops
-                start_s = net.env.now - self.airtime_s(frame)
-                records.frame_done(
-                    frame.packet, start_s, net.env.now, net.server.complete[frame.packet]
-                )
-            else:
-                records.note_attempt(frame.packet, fate)
+            fate = self.forward(np.array([parent]), frame)
+            if fate != DELIVERED:
+                net.records.note_attempt(frame.packet, fate)
             return False
         return frame.budget >= 2
