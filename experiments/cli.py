@@ -11,6 +11,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -22,8 +23,12 @@ import topologies
 from experiments import reference
 from experiments.compare import compare, table_text
 from experiments.compare import write as write_comparison
+from experiments.results import FORMATS, ExportError, export
 from experiments.runner import RunResult, run, summary_json
 from experiments.spec import Spec, SpecError, load_spec
+from experiments.store import Row, Store, StoreError
+from experiments.sweep import load_sweep
+from experiments.sweeprun import EXECUTORS, ExecutorError, execute
 from mesh.config import STRATEGIES
 from mesh.context import make_streams
 from mesh.faults import FaultError
@@ -245,6 +250,110 @@ def compare_command(
         click.echo(table_text(comparison.rows))
         if out_dir is not None:
             click.echo(f"\nresults written to {out_dir}/")
+
+
+@main.command("sweep")
+@click.argument("spec", type=click.Path(path_type=Path))
+@click.option(
+    "--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Output folder."
+)
+@click.option("--workers", type=click.IntRange(min=1), help="Processes (default: all cores).")
+@click.option(
+    "--executor",
+    type=click.Choice(EXECUTORS),
+    default="process",
+    show_default=True,
+    help="Local process pool, or a Dask cluster (a local one unless --scheduler).",
+)
+@click.option("--scheduler", metavar="tcp://HOST:PORT", help="Run on this Dask scheduler.")
+@click.option(
+    "--resume/--no-resume",
+    default=True,
+    show_default=True,
+    help="Skip the runs already in the folder's store (--no-resume reruns them all).",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def sweep_command(
+    spec: Path,
+    out_dir: Path,
+    workers: int | None,
+    executor: str,
+    scheduler: str | None,
+    resume: bool,
+    quiet: bool,
+) -> None:
+    """Run the sweep SPEC (a base scenario, axes, replications) into OUT: results.sqlite (one
+    row per run), aggregate.csv and aggregate.json (mean and 95 % CI per point)."""
+    try:
+        sweep = load_sweep(spec)
+    except SpecError as err:
+        raise UsageFailure(str(err)) from None
+    if scheduler is not None:
+        executor = "dask"
+    _check_out_dir(out_dir)
+    show = not quiet and sys.stderr.isatty()
+    bar: Any = None
+
+    def started(total: int, done: int) -> None:
+        nonlocal bar
+        if done:
+            click.echo(f"resuming: {done} of {total} runs already stored", err=True)
+        if show:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, initial=done, unit="run", file=sys.stderr)
+
+    def finished(row: Row) -> None:
+        if bar is not None:
+            bar.update(1)
+
+    try:
+        outcome = execute(
+            sweep, out_dir, workers, executor, scheduler, resume, on_row=finished, on_start=started
+        )
+    except (StoreError, ExecutorError) as err:
+        raise UsageFailure(str(err)) from None
+    except BrokenProcessPool:
+        stored = len(Store(out_dir).done())
+        raise click.ClickException(
+            f"a worker process died: {stored} runs are stored in {out_dir}; run the same "
+            "command again to resume"
+        ) from None
+    except KeyboardInterrupt:
+        stored = len(Store(out_dir).done())
+        click.echo(
+            f"\ninterrupted: {stored} runs are stored in {out_dir}; run the same command again "
+            "to resume",
+            err=True,
+        )
+        sys.exit(130)
+    finally:
+        if bar is not None:
+            bar.close()
+    click.echo(
+        f"{outcome.ran} runs done, {outcome.skipped} already stored, {outcome.total} in all; "
+        f"results in {out_dir}/ (results.sqlite, aggregate.csv, aggregate.json)"
+    )
+
+
+@main.group("results")
+def results_group() -> None:
+    """Read a sweep's results store."""
+
+
+@results_group.command("export")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
+def results_export_command(folder: Path, fmt: str, output: Path) -> None:
+    """Write one row per run of the sweep in FOLDER (axis values and metrics) to a file."""
+    try:
+        n = export(folder, fmt, output)
+    except (StoreError, ExportError) as err:
+        raise UsageFailure(str(err)) from None
+    except OSError as err:
+        raise UsageFailure(f"-o {output}: cannot write ({err.strerror or err})") from None
+    click.echo(f"{n} runs written to {output}")
 
 
 def _num(value: Any, fmt: str = ".3f", scale: float = 1.0, unit: str = "") -> str:

@@ -164,6 +164,21 @@ def load_spec(
         source = str(p)
         data = read_toml(p)
         base_dir = p.resolve().parent
+    return spec_from_data(data, source, base_dir, overrides, seed=seed, duration=duration)
+
+
+def spec_from_data(
+    data: Mapping[str, Any],
+    source: str,
+    base_dir: Path,
+    overrides: Sequence[str] | Mapping[str, Any] = (),
+    *,
+    seed: int | None = None,
+    duration: str | float | None = None,
+) -> Spec:
+    """As :func:`load_spec`, for spec tables already read (``source`` names them in errors;
+    ``base_dir`` resolves relative paths such as a CSV topology)."""
+    data = dict(data)
     items = override_items(overrides, source)
     options: dict[str, Any] = {}
     if seed is not None:

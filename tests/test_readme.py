@@ -80,3 +80,15 @@ def test_readme_relaying_spec_snippet_loads_and_runs(tmp_path) -> None:  # type:
     summary = run(spec).summary
     assert summary["mobility"]["mobile_endpoints"] > 0
     assert summary["faults"]["jammers"] == 1
+
+
+def test_readme_sweep_example_loads(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from experiments.spec import default_spec_text
+    from experiments.sweep import load_sweep
+
+    block = next(b for b in code_blocks("toml") if "[sweep]" in b)
+    (tmp_path / "scenario.toml").write_text(default_spec_text())
+    (tmp_path / "sweep.toml").write_text(block)
+    sweep = load_sweep(tmp_path / "sweep.toml")
+    assert len(sweep.points) == 6 and len(sweep.runs()) == 24
+    assert "latency_s.p95" in sweep.metrics
