@@ -23,6 +23,8 @@ import topologies
 from experiments import reference
 from experiments.compare import compare, table_text
 from experiments.compare import write as write_comparison
+from experiments.report import ReportError, write_report
+from experiments.report import figures as report_figures
 from experiments.results import FORMATS, ExportError, export
 from experiments.runner import RunResult, run, summary_json
 from experiments.spec import Spec, SpecError, load_spec
@@ -354,6 +356,31 @@ def results_export_command(folder: Path, fmt: str, output: Path) -> None:
     except OSError as err:
         raise UsageFailure(f"-o {output}: cannot write ({err.strerror or err})") from None
     click.echo(f"{n} runs written to {output}")
+
+
+@main.command("plot")
+@click.argument("folder", type=click.Path(path_type=Path))
+def plot_command(folder: Path) -> None:
+    """Draw the figures of a run folder (sidemesh run --out) or a sweep folder (sidemesh sweep
+    --out) into FOLDER/figures, as PNG and SVG. A run is simulated again from its run.json (same
+    spec and seed, the same run)."""
+    try:
+        paths = report_figures(folder)
+    except (ReportError, SpecError) as err:
+        raise UsageFailure(str(err)) from None
+    click.echo(f"{len(paths)} files written to {folder / 'figures'}/")
+
+
+@main.command("report")
+@click.argument("folder", type=click.Path(path_type=Path))
+def report_command(folder: Path) -> None:
+    """Write FOLDER/report.html: every figure inline, the summary or aggregate table, the spec
+    and the versions, in one file that opens offline."""
+    try:
+        path = write_report(folder)
+    except (ReportError, SpecError) as err:
+        raise UsageFailure(str(err)) from None
+    click.echo(f"report written to {path}")
 
 
 def _num(value: Any, fmt: str = ".3f", scale: float = 1.0, unit: str = "") -> str:

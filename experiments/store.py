@@ -95,7 +95,7 @@ class Store:
             row.point,
             row.replication,
             row.seed,
-            _json(row.axis_values),
+            json.dumps(row.axis_values, default=str),  # in the sweep's axis order
             row.config_hash,
             _json(row.config),
             _json(row.metrics),
