@@ -21,6 +21,7 @@ import click
 
 import topologies
 from experiments import reference
+from experiments.catalog import REPRODUCTIONS, reproduce
 from experiments.compare import compare, table_text
 from experiments.compare import write as write_comparison
 from experiments.report import ReportError, write_report
@@ -381,6 +382,40 @@ def report_command(folder: Path) -> None:
     except (ReportError, SpecError) as err:
         raise UsageFailure(str(err)) from None
     click.echo(f"report written to {path}")
+
+
+@main.command("catalog")
+@click.argument("names", nargs=-1)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True)
+@click.option("--workers", type=click.IntRange(min=1), help="Processes (default: all cores).")
+@click.option("--quick", is_flag=True, help="Two replications per point instead of all.")
+def catalog_command(
+    names: tuple[str, ...], out_dir: Path, workers: int | None, quick: bool
+) -> None:
+    """Run the catalog's reproductions (default: all) into OUT/<name> and compare them with
+    their references; exit 1 when a point is outside its tolerance."""
+    unknown = [n for n in names if n not in REPRODUCTIONS]
+    if unknown:
+        raise UsageFailure(
+            f"unknown reproduction {', '.join(unknown)}; the catalog has: "
+            f"{', '.join(REPRODUCTIONS)}"
+        )
+    _check_out_dir(out_dir)
+    failed = 0
+    for name in names or tuple(REPRODUCTIONS):
+        entry = REPRODUCTIONS[name]
+        rows = reproduce(entry, out_dir / name, workers, quick)
+        click.echo(f"{entry.title} ({entry.source}), tolerance {entry.tolerance:g}:")
+        for row in rows:
+            verdict = "ok" if row["within_tolerance"] else "OUT OF TOLERANCE"
+            click.echo(
+                f"  {entry.axis} = {row['x']!s:>8}  simulated {_num(row['mean'], '.4f')} "
+                f"[{_num(row['ci_low'], '.4f')}, {_num(row['ci_high'], '.4f')}]  reference "
+                f"{row['reference']:.4f}  {verdict}"
+            )
+            failed += not row["within_tolerance"]
+    if failed:
+        raise click.ClickException(f"{failed} points outside their tolerance")
 
 
 def _num(value: Any, fmt: str = ".3f", scale: float = 1.0, unit: str = "") -> str:
