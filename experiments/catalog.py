@@ -28,10 +28,11 @@ import numpy as np
 
 from experiments.aggregate import aggregate
 from experiments.plots import sweep_curves
+from experiments.results import csv_text
 from experiments.runner import write_atomic
 from experiments.store import Store
 from experiments.sweep import Run, Sweep, load_sweep
-from experiments.sweeprun import execute, records_csv
+from experiments.sweeprun import execute
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ def reproduce(
                 "within_tolerance": diff is not None and abs(diff) <= entry.tolerance,
             }
         )
-    write_atomic(out_dir / "comparison.csv", records_csv(rows))
+    write_atomic(out_dir / "comparison.csv", csv_text(rows))
     x = [r["x"] for r in rows]
     ref = np.array([r["reference"] for r in rows])
     sweep_curves(

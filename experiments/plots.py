@@ -47,10 +47,8 @@ import numpy as np
 
 from experiments.summary import endpoint_table
 from mesh.config import LINKS
-from mesh.coverage import covered, probe_grid
-from mesh.links import FREQUENCY_HZ
 from mesh.records import DELIVERED
-from mesh.simulation import SimResult, class_phys
+from mesh.simulation import SimResult, area_probes, class_phys
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -669,28 +667,12 @@ def coverage_grid(sim: SimResult, link: str | None = None) -> CoverageGrid | Non
     config = sim.config
     topo = sim.topology
     link = sim.area_link if link is None else link
-    metrics = config.metrics
-    margin_m = metrics.area_margin_m
-    probes = probe_grid(topo.width_m, topo.height_m, metrics.area_probe_spacing_m, margin_m)
+    margin_m = config.metrics.area_margin_m
+    probes, ok = area_probes(config, topo, link, class_phys(config))
     if len(probes) == 0:
         return None
     nx = int(np.unique(probes[:, 0]).size)
     ny = int(np.unique(probes[:, 1]).size)
-    classes = [i for i, c in enumerate(config.endpoint_classes) if link in c.links]
-    if link in config.bridge.links and classes:
-        phy = class_phys(config)[classes[0]][link]
-        bridges = topo.bridge_ids
-        ok = covered(
-            probes,
-            topo.positions_m[bridges],
-            topo.indoor[bridges],
-            config.propagation,
-            FREQUENCY_HZ[link],
-            phy.tx_power_dbm - phy.sensitivity_dbm,
-            config.walls.wall_loss_db,
-        )
-    else:
-        ok = np.zeros(len(probes), dtype=bool)
     w = max(topo.width_m - 2 * margin_m, 0.0)
     h = max(topo.height_m - 2 * margin_m, 0.0)
     return CoverageGrid(

@@ -20,8 +20,6 @@ After the runs, ``aggregate.csv`` and ``aggregate.json`` (mean and 95 % CI per p
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import time
@@ -32,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from experiments.aggregate import aggregate
+from experiments.results import csv_text
 from experiments.runner import versions, write_atomic
 from experiments.store import Row, Store
 from experiments.summary import summarize
@@ -157,17 +156,5 @@ def write_aggregate(store: Store, sweep: Sweep, out_dir: Path) -> list[dict[str,
     """Write ``aggregate.json`` and ``aggregate.csv`` from the stored runs."""
     records = aggregate(store.rows(), sweep.metrics)
     write_atomic(out_dir / "aggregate.json", json.dumps(records, indent=2, sort_keys=True) + "\n")
-    write_atomic(out_dir / "aggregate.csv", records_csv(records))
+    write_atomic(out_dir / "aggregate.csv", csv_text(records))
     return records
-
-
-def records_csv(records: list[dict[str, Any]]) -> str:
-    keys: list[str] = []
-    for record in records:
-        keys.extend(k for k in record if k not in keys)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=keys, lineterminator="\n")
-    writer.writeheader()
-    for record in records:
-        writer.writerow({k: "" if record.get(k) is None else record.get(k) for k in keys})
-    return buffer.getvalue()

@@ -1034,32 +1034,40 @@ def _charge(
     return charge, voltage, capacity, leakage
 
 
-def _area_coverage(
-    config: SimConfig, topo: Topology, link_phys: list[dict[str, ClassPhy]]
-) -> dict[str, float]:
+def area_probes(
+    config: SimConfig, topo: Topology, link: str, link_phys: list[dict[str, ClassPhy]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The area-coverage probe grid and, per probe, whether an outdoor device of the first class
+    sending on ``link`` (at its power) reaches some bridge by median link budget (``mesh.coverage``;
+    none when the bridges do not listen on the link)."""
     metrics = config.metrics
     probes = probe_grid(
         topo.width_m, topo.height_m, metrics.area_probe_spacing_m, metrics.area_margin_m
     )
-    result: dict[str, float] = {}
+    classes = [i for i, c in enumerate(config.endpoint_classes) if link in c.links]
+    if link not in config.bridge.links or len(probes) == 0 or not classes:
+        return probes, np.zeros(len(probes), dtype=bool)
+    phy = link_phys[classes[0]][link]
     bridges = topo.bridge_ids
+    ok = covered(
+        probes,
+        topo.positions_m[bridges],
+        topo.indoor[bridges],
+        config.propagation,
+        FREQUENCY_HZ[link],
+        phy.tx_power_dbm - phy.sensitivity_dbm,
+        config.walls.wall_loss_db,
+    )
+    return probes, ok
+
+
+def _area_coverage(
+    config: SimConfig, topo: Topology, link_phys: list[dict[str, ClassPhy]]
+) -> dict[str, float]:
+    result: dict[str, float] = {}
     for link in config.links_in_use:
-        if link not in config.bridge.links or len(probes) == 0:
-            result[link] = 0.0
-            continue
-        index = next(i for i, c in enumerate(config.endpoint_classes) if link in c.links)
-        phy = link_phys[index][link]
-        budget = phy.tx_power_dbm - phy.sensitivity_dbm
-        ok = covered(
-            probes,
-            topo.positions_m[bridges],
-            topo.indoor[bridges],
-            config.propagation,
-            FREQUENCY_HZ[link],
-            budget,
-            config.walls.wall_loss_db,
-        )
-        result[link] = float(ok.mean())
+        probes, ok = area_probes(config, topo, link, link_phys)
+        result[link] = float(ok.mean()) if len(probes) else 0.0
     return result
 
 
