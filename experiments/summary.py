@@ -239,6 +239,28 @@ def _group(
     }
 
 
+def _reach(sim: SimResult) -> dict[str, float | None]:
+    """Share of endpoints some bridge can decode on their primary link (link budget with the
+    run's shadowing and walls, whatever their traffic did), over all endpoints and over those at
+    least ``metrics.area_margin_m`` inside the area's edges."""
+    if sim.reached is None or sim.endpoint_ids.size == 0:
+        return {"endpoint_reach": None, "endpoint_reach_interior": None}
+    nodes = sim.endpoint_ids
+    reached = sim.reached[nodes]
+    margin_m = sim.config.metrics.area_margin_m
+    x, y = sim.topology.positions_m[nodes, 0], sim.topology.positions_m[nodes, 1]
+    inside = (
+        (x >= margin_m)
+        & (x <= sim.topology.width_m - margin_m)
+        & (y >= margin_m)
+        & (y <= sim.topology.height_m - margin_m)
+    )
+    return {
+        "endpoint_reach": float(reached.mean()),
+        "endpoint_reach_interior": float(reached[inside].mean()) if inside.any() else None,
+    }
+
+
 def summarize(sim: SimResult) -> dict[str, Any]:
     """The ``summary.json`` document of one run (metrics only: no wall clock, no host)."""
     records = sim.records
@@ -293,6 +315,7 @@ def summarize(sim: SimResult) -> dict[str, Any]:
         "area_coverage": sim.area_coverage.get(sim.area_link),
         "area_link": sim.area_link,
         "area_coverage_by_link": dict(sim.area_coverage),
+        **_reach(sim),
         "latency_s": overall["latency_s"],
         "latency_split_mean_s": overall["latency_split_mean_s"],
         "energy": {

@@ -112,6 +112,7 @@ class SimResult:
     faults: FaultEngine | None = None  # fault windows and recovery times (None: no faults)
     movers: Movers | None = None  # trajectories of mobile endpoints (None: nobody moves)
     collisions: int = 0  # receptions lost to interference, every frame and receiver
+    reached: np.ndarray | None = None  # per node: a bridge can decode it (static tables)
 
     @property
     def endpoint_ids(self) -> np.ndarray:
@@ -820,6 +821,10 @@ def simulate(
     charge, voltage, capacity_c, leakage_a = _charge(
         config, topo, class_of_node, durations, ledger.wakes
     )
+    reached = np.zeros(n, dtype=bool)  # some bridge can decode it on its primary link
+    for index, cls in enumerate(classes):
+        nodes = class_of_node == index
+        reached[nodes] = np.asarray(net.reaches(cls.link), dtype=bool)[nodes]
     area = _area_coverage(config, topo, link_phys)
     area_link = _area_link(config, class_of_node)
     return SimResult(
@@ -853,6 +858,7 @@ def simulate(
         faults=faults,
         movers=movers,
         collisions=medium.collisions,
+        reached=reached,
     )
 
 

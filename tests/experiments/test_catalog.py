@@ -33,3 +33,9 @@ def test_pure_aloha_matches_exp_minus_2g_from_the_cli(tmp_path: Path) -> None:
 def test_catalog_rejects_unknown_names(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["catalog", "bor2016x", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "pure-aloha" in result.output
+
+
+def test_shadowed_coverage_matches_the_thinned_poisson_form(tmp_path: Path) -> None:
+    rows = reproduce(REPRODUCTIONS["shadowed-coverage"], tmp_path / "sc", workers=2)
+    assert len(rows) == 5 and all(r["within_tolerance"] for r in rows)
+    assert sum(r["ci_low"] <= r["reference"] <= r["ci_high"] for r in rows) >= 4
