@@ -252,3 +252,43 @@ def test_store_keeps_rows_across_reopening(tmp_path: Path) -> None:
         assert store.done() == {(0, 0), (1, 0)}
     finally:
         store.close()
+
+
+def test_sweep_runs_on_an_existing_dask_scheduler(tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    spec = _sweep(tmp_path, '[sweep]\n"topology.bridges" = [1, 2]\n')
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        result = CliRunner().invoke(
+            main,
+            [
+                "sweep",
+                str(spec),
+                "--out",
+                str(tmp_path / "out"),
+                "--scheduler",
+                cluster.scheduler_address,
+                "--quiet",
+            ],
+        )
+    assert result.exit_code == 0, result.output
+    assert len(table(tmp_path / "out")) == 2
+
+
+def test_unreachable_scheduler_exits_2(tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    spec = _sweep(tmp_path, '[sweep]\n"topology.bridges" = [1]\n')
+    result = CliRunner().invoke(
+        main,
+        [
+            "sweep",
+            str(spec),
+            "--out",
+            str(tmp_path / "out"),
+            "--scheduler",
+            "tcp://127.0.0.1:9",
+            "--quiet",
+        ],
+    )
+    assert result.exit_code == 2 and "cannot connect" in result.output
