@@ -165,15 +165,20 @@ class DirectForwarder:
         return DELIVERED
 
 
+def decoded_mask(tx: Transmission, among: np.ndarray) -> np.ndarray:
+    """Per receiver of ``tx`` (aligned with ``tx.rx``): one of ``among`` (a per-node mask)
+    that decoded it."""
+    return among[tx.rx] if tx.clean else (tx.outcome == RX_OK) & among[tx.rx]
+
+
 def decoders(tx: Transmission, is_bridge: np.ndarray) -> np.ndarray:
     """The bridges (by ``is_bridge``) that decoded ``tx``."""
-    ok = is_bridge[tx.rx] if tx.clean else (tx.outcome == RX_OK) & is_bridge[tx.rx]
-    return tx.rx[ok]
+    return tx.rx[decoded_mask(tx, is_bridge)]
 
 
 def best_decoder(tx: Transmission, is_bridge: np.ndarray) -> int:
     """The bridge that decoded ``tx`` with the strongest signal, or -1."""
-    ok = is_bridge[tx.rx] if tx.clean else (tx.outcome == RX_OK) & is_bridge[tx.rx]
+    ok = decoded_mask(tx, is_bridge)
     if not ok.any():
         return -1
     candidates = np.flatnonzero(ok)

@@ -34,9 +34,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mesh.config import RoutingConfig
-from mesh.forwarding import DirectForwarder, decoders
+from mesh.forwarding import DirectForwarder, decoded_mask, decoders
 from mesh.ledger import RX, SLEEP, TX
-from mesh.records import DELIVERED, RX_OK
+from mesh.records import DELIVERED
 
 if TYPE_CHECKING:
     from mesh.links import ClassPhy
@@ -201,9 +201,7 @@ class Relaying:
         """The relays (and relaying bridges that cannot forward it) that decoded ``tx``: node
         ids and received powers."""
         rx = tx.rx
-        ok = self.is_relay[rx]
-        if not tx.clean:
-            ok &= tx.outcome == RX_OK
+        ok = decoded_mask(tx, self.is_relay)
         if not ok.any():
             return rx[:0], tx.rssi_dbm[:0]
         nodes, rssi = rx[ok], tx.rssi_dbm[ok]
@@ -276,38 +274,21 @@ class Relaying:
         while net.busy[node]:
             yield net.radio_free(node)
         net.busy[node] = True
-        offset = 0 if is_bridge else self.relay_offset[node]
-        rest = RX if is_bridge else SLEEP
         phy = frame.phy
         airtime_s = self.airtime_s(frame)
-        channels = [0, 1, 2] if phy.link == "ble" else [frame.channel]
         for copy in range(copies):
             if copy:
                 yield env.timeout(interval_s)
             if not self.can_relay(node) or (is_bridge and medium.transmitting(phy.link, node)):
                 break
             ledger.wake(node)
-            for channel in channels:
-                ledger.switch(node, TX + offset, env.now)
-                tx = medium.start(
-                    node,
-                    phy.link,
-                    channel,
-                    phy.variant,
-                    phy.sensitivity_dbm,
-                    env.now,
-                    airtime_s,
-                    frame.packet,
-                )
+            for channel in pdu_channels(phy, frame.channel):
                 if self.trace is not None:
                     self.trace.append(
                         (env.now, "tx", node, frame.packet, frame.fragment, frame.hops)
                     )
-                yield env.timeout(airtime_s)
-                medium.end(tx)
-                ledger.switch(node, rest, env.now)
+                tx = yield from self.pdu(node, phy, channel, airtime_s, frame.packet)
                 self.relay_frames[node] += 1
-                self.relay_tx_s[node] += airtime_s
                 sent.append(tx)
                 if self.trace is not None:
                     self._trace_rx(tx, frame.hops)
@@ -319,14 +300,37 @@ class Relaying:
         net.release_radio(node)
         return sent
 
+    def pdu(
+        self, node: int, phy: ClassPhy, channel: int, airtime_s: float, packet: int
+    ) -> Generator[Any, Any, Transmission]:
+        """``node`` (holding its radio) sends one PDU of ``phy``'s modulation: its ledger is in
+        TX meanwhile (then RX for a bridge, sleep for an endpoint) and its airtime counts as
+        relaying work."""
+        net = self.net
+        env, ledger, medium = net.env, net.ledger, net.medium
+        is_bridge = bool(net.is_bridge[node])
+        ledger.switch(node, TX + (0 if is_bridge else self.relay_offset[node]), env.now)
+        tx = medium.start(
+            node, phy.link, channel, phy.variant, phy.sensitivity_dbm, env.now, airtime_s, packet
+        )
+        yield env.timeout(airtime_s)
+        medium.end(tx)
+        ledger.switch(node, RX if is_bridge else SLEEP, env.now)
+        self.relay_tx_s[node] += airtime_s
+        return tx
+
     def _trace_rx(self, tx: Transmission, hops: int) -> None:
         assert self.trace is not None
         net = self.net
-        ok = self.is_relay[tx.rx] | net.is_bridge[tx.rx]
-        if not tx.clean:
-            ok &= tx.outcome == RX_OK
+        ok = decoded_mask(tx, self.is_relay | net.is_bridge)
         for node in tx.rx[ok].tolist():
             self.trace.append((net.env.now, "rx", node, tx.node, tx.packet, hops))
+
+
+def pdu_channels(phy: ClassPhy, channel: int) -> list[int]:
+    """The channels one transmission uses: BLE an advertising event on all three, the other
+    links ``channel``."""
+    return [0, 1, 2] if phy.link == "ble" else [channel]
 
 
 def noise_floor_dbm(phy: ClassPhy) -> float:

@@ -37,9 +37,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mesh.ledger import RX, SLEEP, TX
 from mesh.records import DELIVERED
-from mesh.routing.base import Frame, Relaying
+from mesh.routing.base import Frame, Relaying, pdu_channels
 
 if TYPE_CHECKING:
     from mesh.links import ClassPhy
@@ -122,22 +121,11 @@ class Gradient(Relaying):
         ACK) with ``phy``'s modulation, holding its radio."""
         net = self.net
         net.busy[node] = True
-        env, ledger, medium = net.env, net.ledger, net.medium
-        is_bridge = bool(net.is_bridge[node])
-        offset = 0 if is_bridge else self.relay_offset[node]
         airtime_s = phy.airtime_s(payload_bytes)
         out = []
-        ledger.wake(node)
-        for ch in [0, 1, 2] if phy.link == "ble" else [channel]:
-            ledger.switch(node, TX + offset, env.now)
-            tx = medium.start(
-                node, phy.link, ch, phy.variant, phy.sensitivity_dbm, env.now, airtime_s, -1
-            )
-            yield env.timeout(airtime_s)
-            medium.end(tx)
-            ledger.switch(node, RX if is_bridge else SLEEP, env.now)
-            self.relay_tx_s[node] += airtime_s
-            out.append(tx)
+        net.ledger.wake(node)
+        for ch in pdu_channels(phy, channel):
+            out.append((yield from self.pdu(node, phy, ch, airtime_s, -1)))
         net.release_radio(node)
         return out
 
