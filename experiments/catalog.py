@@ -14,8 +14,21 @@ Entries:
    shadowing (truncated at 3 sigma) against ``1 - exp(-lambda * int P(X <= B - PL(d)) 2 pi d dd)``
    (thinned Poisson process; integrated numerically).
 
-Leaves out (planned in issue 6, not yet here): the Bor et al. 2016 LoRa scalability experiment
-and Sidewalk coverage against bridge density per link.
+4. ``bor2016-simple``: the single-gateway LoRa experiment of Bor, Roedig, Voigt, Alonso, "Do LoRa
+   Low-Power Wide-Area Networks Scale?" (ACM MSWiM 2016), setting SN1, with their simple channel
+   model (capture off): data extraction rate against the paper's Eq. 12, ``exp(-2 N T lambda)``.
+5. ``bor2016-capture``: the same with capture, against LoRaSim's pairwise rule (a frame is lost
+   to every overlapping frame received less than 6 dB below it) in closed form for nodes uniform
+   in the disk: ``DER = int_0^1 (1 - p min(1, k u))^(N-1) du``, ``u`` the node's squared distance
+   over the squared radius, ``p = 1 - exp(-2 T lambda)`` the chance another node starts a frame
+   within the tagged frame's vulnerable window, ``k = 10^(2 * 6 / (10 n))``.
+
+6. ``sidewalk-density``: the share of a Sidewalk suburb's BLE, FSK and LoRa endpoints that some
+   bridge can decode, against the share of homes hosting a bridge, one curve per link, against
+   the same share computed from the houses and the link budget alone (``experiments.suburbreach``).
+
+Published values quoted from a source (``Reproduction.published``) are printed and written beside
+the reference, not compared: for Bor et al. they are the corrected version's DER at N = 200.
 """
 
 from __future__ import annotations
@@ -37,20 +50,29 @@ from experiments.store import Store
 from experiments.sweep import Run, Sweep, load_sweep
 from experiments.sweeprun import execute
 
+Values = tuple[tuple[str, Any], ...]
+"""One sweep point: (axis, value) pairs in axis order."""
+
 
 @dataclass(frozen=True)
 class Reproduction:
+    """A catalog entry: ``curves`` maps a label to the metric it plots; ``reference(sweep,
+    values, metric)`` gives that metric's reference at one sweep point; ``published`` holds
+    values quoted from the source, keyed by (metric, x), reported beside the comparison."""
+
     name: str
     title: str
     sweep_file: str
     axis: str
-    metric: str
-    reference: Callable[[Sweep, tuple[tuple[str, Any], ...]], float]
+    curves: tuple[tuple[str, str], ...]
+    reference: Callable[[Sweep, Values, str], float]
     tolerance: float
     source: str
+    published: tuple[tuple[tuple[str, Any], float], ...] = ()
+    log_x: bool = False
 
 
-def _aloha(sweep: Sweep, values: tuple[tuple[str, Any], ...]) -> float:
+def _aloha(sweep: Sweep, values: Values, metric: str) -> float:
     cfg = sweep.spec_of(Run(0, 0, sweep.seeds[0], values)).config
     cls = cfg.endpoint_classes[0]
     n = cfg.topology.endpoints
@@ -58,14 +80,14 @@ def _aloha(sweep: Sweep, values: tuple[tuple[str, Any], ...]) -> float:
     return math.exp(-2.0 * offered)
 
 
-def _poisson_coverage(sweep: Sweep, values: tuple[tuple[str, Any], ...]) -> float:
+def _poisson_coverage(sweep: Sweep, values: Values, metric: str) -> float:
     cfg = sweep.spec_of(Run(0, 0, sweep.seeds[0], values)).config
     density_m2 = cfg.topology.bridge_density_per_km2 / 1e6
     range_m = cfg.propagation.range_m
     return 1.0 - math.exp(-density_m2 * math.pi * range_m**2)
 
 
-def _shadowed_coverage(sweep: Sweep, values: tuple[tuple[str, Any], ...]) -> float:
+def _shadowed_coverage(sweep: Sweep, values: Values, metric: str) -> float:
     from scipy.integrate import quad
     from scipy.special import ndtr
 
@@ -90,6 +112,39 @@ def _shadowed_coverage(sweep: Sweep, values: tuple[tuple[str, Any], ...]) -> flo
     return 1.0 - math.exp(-density_m2 * area_m2)
 
 
+def _bor_load(sweep: Sweep, values: Values) -> tuple[int, float]:
+    """Nodes N and the per-node chance ``2 T lambda`` of a frame start in a vulnerable window."""
+    cfg = sweep.spec_of(Run(0, 0, sweep.seeds[0], values)).config
+    cls = cfg.endpoint_classes[0]
+    airtime_s = cls.lora.airtime_s(cls.payload_bytes)
+    return int(cfg.topology.endpoints), 2.0 * airtime_s / cls.interval_s
+
+
+def _bor_simple(sweep: Sweep, values: Values, metric: str) -> float:
+    n, load = _bor_load(sweep, values)
+    return math.exp(-n * load)  # Bor et al. 2016, Eq. 12: exp(-2 N T lambda)
+
+
+def _bor_capture(sweep: Sweep, values: Values, metric: str) -> float:
+    cfg = sweep.spec_of(Run(0, 0, sweep.seeds[0], values)).config
+    n, load = _bor_load(sweep, values)
+    p = -math.expm1(-load)  # another node starts a frame within the vulnerable window
+    # u = (d / R)^2 is uniform for nodes uniform in the disk; a node at u' < k u is received
+    # less than 6 dB below (or above) the tagged node and destroys it (LoRaSim's power rule)
+    k = 10.0 ** (2.0 * 6.0 / (10.0 * cfg.propagation.exponent))
+    near = -math.expm1(n * math.log1p(-p)) / (k * p * n)  # int_0^{1/k} (1 - p k u)^(N-1) du
+    return near + (1.0 - 1.0 / k) * (1.0 - p) ** (n - 1)
+
+
+def _sidewalk_reach(sweep: Sweep, values: Values, metric: str) -> float:
+    from experiments.suburbreach import expected_reach
+
+    cfg = sweep.spec_of(Run(0, 0, sweep.seeds[0], values)).config
+    name = metric.split(".")[1]  # by_class.<name>.endpoint_reach
+    cls = next(c for c in cfg.endpoint_classes if c.name == name)
+    return expected_reach(cfg, cls)
+
+
 REPRODUCTIONS: dict[str, Reproduction] = {
     r.name: r
     for r in (
@@ -98,7 +153,7 @@ REPRODUCTIONS: dict[str, Reproduction] = {
             "Pure ALOHA: PDR against exp(-2G)",
             "pure-aloha.toml",
             "endpoint.interval_s",
-            "pdr",
+            (("pdr", "pdr"),),
             _aloha,
             0.02,
             "Abramson, AFIPS 1970",
@@ -108,7 +163,7 @@ REPRODUCTIONS: dict[str, Reproduction] = {
             "Poisson field of bridges: area coverage against 1 - exp(-lambda pi r^2)",
             "poisson-coverage.toml",
             "topology.bridge_density_per_km2",
-            "area_coverage",
+            (("area_coverage", "area_coverage"),),
             _poisson_coverage,
             0.02,
             "Haenggi, Stochastic Geometry for Wireless Networks, 2012, ch. 2",
@@ -119,10 +174,50 @@ REPRODUCTIONS: dict[str, Reproduction] = {
             "the thinned-Poisson closed form",
             "shadowed-coverage.toml",
             "topology.bridge_density_per_km2",
-            "endpoint_reach_interior",
+            (("endpoint_reach_interior", "endpoint_reach_interior"),),
             _shadowed_coverage,
             0.02,
             "Haenggi 2012, ch. 2 and 5.1; Baccelli & Blaszczyszyn 2009",
+        ),
+        Reproduction(
+            "bor2016-simple",
+            "Bor et al. 2016, one gateway, SN1, simple channel model: DER against their Eq. 12",
+            "bor2016-simple.toml",
+            "topology.endpoints",
+            (("DER", "pdr"),),
+            _bor_simple,
+            0.02,
+            "Bor, Roedig, Voigt, Alonso, ACM MSWiM 2016, Eq. 12 and section 6",
+            published=((("pdr", 200), 0.51),),
+            log_x=True,
+        ),
+        Reproduction(
+            "bor2016-capture",
+            "Bor et al. 2016, one gateway, SN1, with capture: DER against LoRaSim's 6 dB rule",
+            "bor2016-capture.toml",
+            "topology.endpoints",
+            (("DER", "pdr"),),
+            _bor_capture,
+            0.02,
+            "Bor et al. 2016 section 4 (capture, 6 dB power threshold) and LoRaSim",
+            published=((("pdr", 200), 0.64),),
+            log_x=True,
+        ),
+        Reproduction(
+            "sidewalk-density",
+            "Sidewalk suburb: endpoints some bridge can decode against bridge density, per link",
+            "sidewalk-density.toml",
+            "topology.bridge_fraction",
+            (
+                ("BLE 4 dBm", "by_class.ble_sensor.endpoint_reach"),
+                ("FSK 14 dBm", "by_class.fsk_sensor.endpoint_reach"),
+                ("LoRa SF8 14 dBm", "by_class.lora_sensor.endpoint_reach"),
+            ),
+            _sidewalk_reach,
+            0.02,
+            "link budget over the suburb's houses, sampling without replacement "
+            "(experiments.suburbreach)",
+            log_x=True,
         ),
     )
 }
@@ -139,7 +234,8 @@ def reproduce(
     quick: bool = False,
 ) -> list[dict[str, Any]]:
     """Run ``entry``'s sweep into ``out_dir`` (``quick``: two replications) and compare it
-    with the reference; returns the comparison rows (also in ``comparison.csv``)."""
+    with the reference; returns the comparison rows, one per (curve, sweep point), also written
+    to ``comparison.csv``, and draws the figure ``figures/<name>.png`` / ``.svg``."""
     sweep = load_sweep(sweep_path(entry))
     if quick:
         sweep = replace(sweep, seeds=sweep.seeds[:2])
@@ -149,39 +245,47 @@ def reproduce(
         records = aggregate(store.rows(), sweep.metrics)
     finally:
         store.close()
+    published = dict(entry.published)
     rows: list[dict[str, Any]] = []
-    for record, values in zip(records, sweep.points, strict=True):
-        mean = record[f"{entry.metric}.mean"]
-        reference = entry.reference(sweep, values)
-        diff = None if mean is None else mean - reference
-        rows.append(
-            {
-                "x": dict(values)[entry.axis],
-                "mean": mean,
-                "ci_low": record[f"{entry.metric}.ci_low"],
-                "ci_high": record[f"{entry.metric}.ci_high"],
-                "reference": round(reference, 10),
-                "difference": None if diff is None else round(diff, 10),
-                "within_tolerance": diff is not None and abs(diff) <= entry.tolerance,
-            }
-        )
+    for label, metric in entry.curves:
+        for record, values in zip(records, sweep.points, strict=True):
+            x = dict(values)[entry.axis]
+            mean = record[f"{metric}.mean"]
+            reference = entry.reference(sweep, values, metric)
+            diff = None if mean is None else mean - reference
+            rows.append(
+                {
+                    "curve": label,
+                    "x": x,
+                    "mean": mean,
+                    "ci_low": record[f"{metric}.ci_low"],
+                    "ci_high": record[f"{metric}.ci_high"],
+                    "reference": round(reference, 10),
+                    "difference": None if diff is None else round(diff, 10),
+                    "within_tolerance": diff is not None and abs(diff) <= entry.tolerance,
+                    "published": published.get((metric, x)),
+                }
+            )
     write_atomic(out_dir / "comparison.csv", csv_text(rows))
-    x = [r["x"] for r in rows]
-    ref = np.array([r["reference"] for r in rows])
+    series: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for label, _ in entry.curves:
+        mine = [r for r in rows if r["curve"] == label]
+        ref = np.array([r["reference"] for r in mine])
+        several = len(entry.curves) > 1
+        series[f"{label} simulated (95 % CI)" if several else "simulated (95 % CI)"] = (
+            np.array([_f(r["mean"]) for r in mine]),
+            np.array([_f(r["ci_low"]) for r in mine]),
+            np.array([_f(r["ci_high"]) for r in mine]),
+        )
+        series[f"{label} reference" if several else "reference"] = (ref, ref, ref)
     sweep_curves(
         out_dir / "figures" / entry.name,
         entry.axis,
-        x,
-        {
-            "simulated (95 % CI)": (
-                np.array([_f(r["mean"]) for r in rows]),
-                np.array([_f(r["ci_low"]) for r in rows]),
-                np.array([_f(r["ci_high"]) for r in rows]),
-            ),
-            "reference": (ref, ref, ref),
-        },
-        entry.metric,
+        [dict(v)[entry.axis] for v in sweep.points],
+        series,
+        entry.curves[0][0] if len(entry.curves) == 1 else "share",
         title=entry.title,
+        log_x=entry.log_x,
     )
     return rows
 

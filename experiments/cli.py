@@ -408,10 +408,12 @@ def catalog_command(
         click.echo(f"{entry.title} ({entry.source}), tolerance {entry.tolerance:g}:")
         for row in rows:
             verdict = "ok" if row["within_tolerance"] else "OUT OF TOLERANCE"
+            curve = f"{row['curve']}: " if len(entry.curves) > 1 else ""
+            quoted = "" if row["published"] is None else f"  (published {row['published']:g})"
             click.echo(
-                f"  {entry.axis} = {row['x']!s:>8}  simulated {_num(row['mean'], '.4f')} "
+                f"  {curve}{entry.axis} = {row['x']!s:>8}  simulated {_num(row['mean'], '.4f')} "
                 f"[{_num(row['ci_low'], '.4f')}, {_num(row['ci_high'], '.4f')}]  reference "
-                f"{row['reference']:.4f}  {verdict}"
+                f"{row['reference']:.4f}  {verdict}{quoted}"
             )
             failed += not row["within_tolerance"]
     if failed:

@@ -224,8 +224,10 @@ def _group(
     life = table["battery_life_days"][rows]
     life = life[~np.isnan(life)]  # mains-powered endpoints have none
     energy = table["energy_j"][rows]
+    reached = None if sim.reached is None else sim.reached[table["node"][rows]]
     return {
         "endpoints": int(rows.sum()),
+        "endpoint_reach": float(reached.mean()) if reached is not None and reached.size else None,
         "generated": generated,
         "delivered": delivered,
         "pdr": delivered / generated if generated else None,

@@ -11,6 +11,7 @@ What it models
     ========  ==========================  =================================================
     grid      ``grid.GridParams``         bridges / endpoints on two square lattices
     random    ``uniform.RandomParams``    fixed counts, i.i.d. uniform positions
+    disk      ``disk.DiskParams``         single sink at the centre, endpoints uniform in a disk
     poisson   ``poisson.PoissonParams``   homogeneous Poisson point processes
     suburb    ``suburb.SuburbParams``     US street grid with lots, houses, yards, streets
     csv       ``csv_loader.CsvParams``    nodes read from a CSV file
@@ -39,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from topologies import csv_loader, grid, poisson, suburb, uniform
+from topologies import csv_loader, disk, grid, poisson, suburb, uniform
 from topologies.base import (
     PLACE_HOUSE,
     PLACE_NAMES,
@@ -55,6 +56,7 @@ from topologies.base import (
     param_docs,
 )
 from topologies.csv_loader import CsvParams
+from topologies.disk import DiskParams
 from topologies.grid import GridParams
 from topologies.poisson import PoissonParams
 from topologies.suburb import SuburbParams
@@ -71,6 +73,7 @@ __all__ = (
     "ROLE_NAMES",
     "TOPOLOGY_KINDS",
     "CsvParams",
+    "DiskParams",
     "GridParams",
     "ParamDoc",
     "PoissonParams",
@@ -109,6 +112,7 @@ TOPOLOGY_KINDS: Mapping[str, TopologyKind] = MappingProxyType(
         for k in (
             _kind(grid, GridParams, grid.generate),
             _kind(uniform, RandomParams, uniform.generate),
+            _kind(disk, DiskParams, disk.generate),
             _kind(poisson, PoissonParams, poisson.generate),
             _kind(suburb, SuburbParams, suburb.generate),
             _kind(csv_loader, CsvParams, csv_loader.load),

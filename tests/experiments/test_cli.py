@@ -244,11 +244,18 @@ def test_radios_lists_links_profiles_batteries_and_models() -> None:
     assert re.search(r"^ +range_m +1000 +m ", out, re.MULTILINE)
 
 
-def test_topologies_lists_the_five_kinds_with_parameters() -> None:
+def test_topologies_lists_the_six_kinds_with_parameters() -> None:
     out = ok(["topologies"]).stdout
     kinds = re.findall(r'^\[topology\] kind = "(\w+)": \S', out, re.MULTILINE)
-    assert kinds == ["grid", "random", "poisson", "suburb", "csv"]
-    for key in ("bridge_spacing_m", "bridges", "bridge_density_per_km2", "homes", "path"):
+    assert kinds == ["grid", "random", "disk", "poisson", "suburb", "csv"]
+    for key in (
+        "bridge_spacing_m",
+        "bridges",
+        "radius_m",
+        "bridge_density_per_km2",
+        "homes",
+        "path",
+    ):
         assert re.search(rf"^ +{key} ", out, re.MULTILINE), key
 
 

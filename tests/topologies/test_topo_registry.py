@@ -14,6 +14,7 @@ import topologies
 from topologies import (
     TOPOLOGY_KINDS,
     CsvParams,
+    DiskParams,
     GridParams,
     PoissonParams,
     RandomParams,
@@ -29,6 +30,7 @@ from topologies.base import ROLE_BRIDGE
 PACKAGE_DIR = Path(topologies.__file__).parent
 RANDOM_KINDS: list[Any] = [
     RandomParams(bridges=5, endpoints=50),
+    DiskParams(endpoints=40),
     PoissonParams(width_m=300.0, height_m=200.0),
     SuburbParams(homes=60),
 ]
@@ -36,7 +38,7 @@ ALL_GENERATED: list[Any] = [GridParams(), *RANDOM_KINDS]
 
 
 def test_registry_contents() -> None:
-    assert list(TOPOLOGY_KINDS) == ["grid", "random", "poisson", "suburb", "csv"]
+    assert list(TOPOLOGY_KINDS) == ["grid", "random", "disk", "poisson", "suburb", "csv"]
     for name, kind in TOPOLOGY_KINDS.items():
         assert kind.name == name == getattr(kind.params_type, "name")  # noqa: B009
         assert dataclasses.is_dataclass(kind.params_type)
