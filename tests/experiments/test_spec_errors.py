@@ -212,7 +212,7 @@ SPEC_CASES: list[tuple[str, str, tuple[str, ...]]] = [
         (
             "[topology] kind",
             'unknown kind "hexagonal"',
-            "allowed: grid, random, poisson, suburb, csv",
+            "allowed: grid, random, disk, poisson, suburb, csv",
         ),
     ),
     (
