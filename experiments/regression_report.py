@@ -173,10 +173,9 @@ def markdown(report: Report) -> str:
         if v.failed:
             cells[-1] = f"**{cells[-1]}**"
         out.append("| " + " | ".join(_md(c) for c in cells) + " |")
-    out.append("")
-    out.extend(f"- {_md(v.message)}" for v in report.verdicts if v.failed or v.status == NO_DATA)
-    out.extend(f"> **Warning:** {_md(w)}" for w in report.warnings)
-    out.extend(["", f"**{conclusion(report)}**", ""])
+    notes = [f"- {_md(v.message)}" for v in report.verdicts if v.failed or v.status == NO_DATA]
+    notes.extend(f"> **Warning:** {_md(w)}" for w in report.warnings)
+    out.extend(["", *notes, *([""] if notes else []), f"**{conclusion(report)}**", ""])
     return "\n".join(out)
 
 
