@@ -29,10 +29,8 @@ from experiments.regression import (
     DEFAULT_ALPHA,
     DEFAULT_RUNS,
     MIN_RUNS,
-    Baseline,
     Measurement,
     RegressionError,
-    Rule,
     baseline_rules,
     check_rules,
     load_baseline,
@@ -41,7 +39,6 @@ from experiments.regression import (
     seeds_of,
     updated,
 )
-from experiments.regression import fmt as fmt_metric
 from experiments.regression import report as check_report
 from experiments.report import ReportError, write_report
 from experiments.report import figures as report_figures
@@ -172,11 +169,16 @@ def _write_out_file(path: Path, text: str, option: str) -> None:
 
 def spec_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The options that change a spec, shared by ``run`` and ``validate``."""
+    return click.option(
+        "--seed", type=int, help="Seed of every random stream (overrides [scenario] seed)."
+    )(scenario_options(command))
+
+
+def scenario_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--duration`` and ``--set``: the spec options of ``check``, whose seeds are the
+    baseline's."""
     for option in reversed(
         (
-            click.option(
-                "--seed", type=int, help="Seed of every random stream (overrides [scenario] seed)."
-            ),
             click.option(
                 "--duration", help="Simulated time, e.g. 6h, 90m, 3600s (overrides duration_s)."
             ),
@@ -553,26 +555,11 @@ def baseline_command(
     measured = _measure(loaded, seeds, [r.metric for r in rules], workers, quiet)
     baseline = make_baseline(loaded, rules, measured, _command_line())
     _write_out_file(output, baseline.to_json(), "-o")
-    click.echo(_baseline_text(baseline, rules))
+    click.echo(check_output.baseline_text(baseline))
     click.echo(
         f"\nbaseline of {len(seeds)} runs (seeds {seeds[0]}..{seeds[-1]}, "
         f"{measured.wall_time_s:.1f} s) written to {output}"
     )
-
-
-def _baseline_text(baseline: Baseline, rules: list[Rule]) -> str:
-    lines = [f"  {'metric':<28}{'better':<8}{'tolerance':>10}{'mean':>12}{'sd':>12}{'runs':>6}"]
-    for rule in rules:
-        rec = baseline.metrics[rule.metric]
-        lines.append(
-            f"  {rule.metric:<28}{rule.better:<8}{rule.tolerance!s:>10}{fmt_metric(rec.mean):>12}"
-            f"{fmt_metric(rec.sd):>12}{len(rec.present):>6}"
-        )
-        if not rec.present:
-            lines.append(
-                f"    (no value in any run: the check will report {rule.metric} as no data)"
-            )
-    return "\n".join(lines)
 
 
 @main.command("check")
@@ -604,7 +591,7 @@ def _baseline_text(baseline: Baseline, rules: list[Rule]) -> str:
     is_flag=True,
     help="After reporting, rewrite the baseline from this run (accept the change) and exit 0.",
 )
-@spec_options
+@scenario_options
 @regression_options
 def check_command(
     spec: Path,
@@ -614,7 +601,6 @@ def check_command(
     markdown_file: Path | None,
     as_json: bool,
     update_baseline: bool,
-    seed: int | None,
     duration: str | None,
     overrides: tuple[str, ...],
     metrics: tuple[str, ...],
@@ -626,11 +612,12 @@ def check_command(
     beyond its tolerance, 1 when one did, 2 on bad input."""
     try:
         baseline = load_baseline(baseline_file)
-        loaded = _load(spec, overrides, seed, duration)
+        loaded = _load(spec, overrides, None, duration)
         rules = check_rules(baseline, str(baseline_file), metrics, tolerances)
     except RegressionError as err:
         raise UsageFailure(str(err)) from None
-    for path, option in ((junit, "--junit"), (markdown_file, "--markdown")):
+    outputs = ((junit, "--junit"), (markdown_file, "--markdown"))
+    for path, option in (*outputs, (baseline_file if update_baseline else None, "--baseline")):
         if path is not None:
             _check_out_file(path, option)
     measured = _measure(loaded, baseline.seeds, list(baseline.metrics), workers, quiet)

@@ -465,7 +465,7 @@ def measure(
         for name in metrics:
             problem = _not_a_metric(row.summary, name)
             if problem:
-                raise RegressionError(f"--metric {name}: {problem}")
+                raise RegressionError(f"metric {name}: {problem}")
         by_seed[row.seed] = row.metrics
         if on_run is not None:
             on_run()
@@ -673,7 +673,8 @@ def _message(
     alpha_metric: float,
 ) -> str:
     change = f"{fmt(before)} -> {fmt(after)} ({fmt_delta(after - before)})"
-    credible = "no test" if p is None else f"p = {p:.2g}, alpha {alpha_metric:.2g}"
+    sign = "<=" if p is not None and p <= alpha_metric else ">"
+    credible = "too few values to test" if p is None else f"p = {p:.2g} {sign} {alpha_metric:.2g}"
     if status == REGRESSED:
         return (
             f"{rule.metric} regressed: {change}, worse by {fmt(worsening)} > tolerance "
@@ -684,7 +685,7 @@ def _message(
     if worsening > tol:
         return (
             f"{rule.metric}: {change}, worse by {fmt(worsening)} > tolerance {fmt(tol)}, "
-            f"but not credibly ({credible}): within the noise"
+            f"but not credibly ({credible}): it could be noise"
         )
     return f"{rule.metric}: {change}, within tolerance {fmt(tol)}"
 

@@ -1,5 +1,6 @@
 """Renderings of a regression check (``experiments.regression.Report``) for people and machines.
 
+- ``baseline_text``: what ``sidemesh baseline`` stored, per metric;
 - ``table_text``: the terminal table (metric, better, baseline, now, delta, tolerance, p,
   verdict) with the warnings and a closing PASS/FAIL line;
 - ``junit_xml``: JUnit XML, one ``<testcase>`` per tracked metric, ``<failure>`` for a regressed
@@ -20,7 +21,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from experiments.regression import FAILING, NO_DATA, Report, Verdict, fmt, fmt_delta
+from experiments.regression import FAILING, NO_DATA, Baseline, Report, Verdict, fmt, fmt_delta
 
 _VERDICT_WORDS = {
     "ok": "ok",
@@ -30,6 +31,19 @@ _VERDICT_WORDS = {
     "no data": "no data",
 }
 _HEADER = ("metric", "better", "baseline", "now", "delta", "tolerance", "p", "verdict")
+
+
+def baseline_text(baseline: Baseline) -> str:
+    """Per tracked metric: direction, tolerance, mean, spread and how many runs had a value."""
+    lines = [f"  {'metric':<28}{'better':<8}{'tolerance':>10}{'mean':>12}{'sd':>12}{'runs':>6}"]
+    for name, rec in baseline.metrics.items():
+        lines.append(
+            f"  {name:<28}{rec.rule.better:<8}{rec.rule.tolerance!s:>10}{fmt(rec.mean):>12}"
+            f"{fmt(rec.sd):>12}{len(rec.present):>6}"
+        )
+        if not rec.present:
+            lines.append(f"    (no value in any run: the check will report {name} as no data)")
+    return "\n".join(lines)
 
 
 def _tolerance(v: Verdict) -> str:
@@ -71,6 +85,15 @@ def _seed_range(seeds: tuple[int, ...]) -> str:
     return ", ".join(str(s) for s in seeds)
 
 
+def notes(report: Report) -> list[str]:
+    """The messages worth reading: every metric that is not plainly within its tolerance."""
+    return [
+        v.message
+        for v in report.verdicts
+        if v.status != "ok" or (v.worsening is not None and v.worsening > v.tolerance_abs)
+    ]
+
+
 def conclusion(report: Report) -> str:
     failures = report.failures
     if not failures:
@@ -99,7 +122,7 @@ def table_text(report: Report) -> str:
         *(line(_cells(v)) for v in report.verdicts),
         "",
     ]
-    out.extend(f"  {v.message}" for v in report.verdicts if v.failed or v.status == NO_DATA)
+    out.extend(f"  {message}" for message in notes(report))
     out.extend(f"warning: {w}" for w in report.warnings)
     out.append(conclusion(report))
     return "\n".join(out)
@@ -173,9 +196,9 @@ def markdown(report: Report) -> str:
         if v.failed:
             cells[-1] = f"**{cells[-1]}**"
         out.append("| " + " | ".join(_md(c) for c in cells) + " |")
-    notes = [f"- {_md(v.message)}" for v in report.verdicts if v.failed or v.status == NO_DATA]
-    notes.extend(f"> **Warning:** {_md(w)}" for w in report.warnings)
-    out.extend(["", *notes, *([""] if notes else []), f"**{conclusion(report)}**", ""])
+    lines = [f"- {_md(message)}" for message in notes(report)]
+    lines.extend(f"> **Warning:** {_md(w)}" for w in report.warnings)
+    out.extend(["", *lines, *([""] if lines else []), f"**{conclusion(report)}**", ""])
     return "\n".join(out)
 
 
