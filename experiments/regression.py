@@ -641,11 +641,11 @@ def judge(
 
 def _paired_p(diffs: np.ndarray) -> tuple[float | None, str]:
     """One-sided p-value of a mean worsening > 0 from paired differences (Student)."""
+    if diffs.size < 2:  # nothing to test with: the tolerance alone decides
+        return None, "none"
     mean = float(diffs.mean())
     if np.all(diffs == diffs[0]):  # no spread: the change is exact (or there is none)
         return (0.0 if mean > 0 else 1.0), "exact"
-    if diffs.size < 2:
-        return None, "none"
     t = mean / (float(diffs.std(ddof=1)) / math.sqrt(diffs.size))
     return float(student_t.sf(t, diffs.size - 1)), "paired t"
 

@@ -180,6 +180,9 @@ def test_missing_values_are_explicit() -> None:
     assert appeared.status == NO_DATA
     partial = judge(LOWER, [0.1, None, 0.1], [0.1, 0.2, 0.1], True, 0.002)  # the pairs only
     assert partial.status == OK and partial.n == 2
+    single = judge(LOWER, [0.1, None], [0.2, None], True, 0.002)  # one pair: no test
+    assert single.test == "none" and single.p_value is None and single.status == REGRESSED
+    assert "too few values to test" in single.message
 
 
 def test_default_rules() -> None:
