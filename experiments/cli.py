@@ -21,13 +21,29 @@ import click
 
 import topologies
 from experiments import reference
+from experiments import regression_report as check_output
 from experiments.catalog import REPRODUCTIONS, reproduce
 from experiments.compare import compare, table_text
 from experiments.compare import write as write_comparison
+from experiments.regression import (
+    DEFAULT_ALPHA,
+    DEFAULT_RUNS,
+    MIN_RUNS,
+    Measurement,
+    RegressionError,
+    baseline_rules,
+    check_rules,
+    load_baseline,
+    make_baseline,
+    measure,
+    seeds_of,
+    updated,
+)
+from experiments.regression import report as check_report
 from experiments.report import ReportError, write_report
 from experiments.report import figures as report_figures
 from experiments.results import FORMATS, ExportError, export
-from experiments.runner import RunResult, run, summary_json
+from experiments.runner import RunResult, run, summary_json, write_atomic
 from experiments.spec import Spec, SpecError, load_spec
 from experiments.store import Row, Store, StoreError
 from experiments.sweep import load_sweep
@@ -121,22 +137,48 @@ def _check_out_dir(out_dir: Path) -> None:
         raise UsageFailure(
             f"--out {out_dir}: exists and is not a folder; give a new or existing folder"
         )
-    ancestor = out_dir.absolute().parent
+    _check_writable(out_dir, f"--out {out_dir}")
+
+
+def _check_out_file(path: Path, option: str) -> None:
+    """Refuse an output file that cannot be written, before spending time on the runs."""
+    if path.is_dir():
+        raise UsageFailure(f"{option} {path}: is a folder; give a file name")
+    _check_writable(path, f"{option} {path}")
+
+
+def _check_writable(target: Path, label: str) -> None:
+    """``target`` (a file or folder) can be made: its nearest existing ancestor is a folder we
+    may write in."""
+    ancestor = target.absolute().parent
     while not ancestor.exists():
         ancestor = ancestor.parent
     if not ancestor.is_dir():
-        raise UsageFailure(f"--out {out_dir}: {ancestor} is not a folder")
+        raise UsageFailure(f"{label}: {ancestor} is not a folder")
     if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise UsageFailure(f"--out {out_dir}: no permission to write in {ancestor}")
+        raise UsageFailure(f"{label}: no permission to write in {ancestor}")
+
+
+def _write_out_file(path: Path, text: str, option: str) -> None:
+    try:
+        path.absolute().parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, text)
+    except OSError as err:
+        raise UsageFailure(f"{option} {path}: cannot write ({err.strerror or err})") from None
 
 
 def spec_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The options that change a spec, shared by ``run`` and ``validate``."""
+    return click.option(
+        "--seed", type=int, help="Seed of every random stream (overrides [scenario] seed)."
+    )(scenario_options(command))
+
+
+def scenario_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--duration`` and ``--set``: the spec options of ``check``, whose seeds are the
+    baseline's."""
     for option in reversed(
         (
-            click.option(
-                "--seed", type=int, help="Seed of every random stream (overrides [scenario] seed)."
-            ),
             click.option(
                 "--duration", help="Simulated time, e.g. 6h, 90m, 3600s (overrides duration_s)."
             ),
@@ -418,6 +460,187 @@ def catalog_command(
             failed += not row["within_tolerance"]
     if failed:
         raise click.ClickException(f"{failed} points outside their tolerance")
+
+
+def regression_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options shared by ``baseline`` and ``check``."""
+    for option in reversed(
+        (
+            click.option(
+                "--metric",
+                "metrics",
+                multiple=True,
+                metavar="NAME[:higher|lower]",
+                help="A tracked metric (dotted path into summary.json). Repeatable.",
+            ),
+            click.option(
+                "--tolerance",
+                "tolerances",
+                multiple=True,
+                metavar="NAME=VALUE",
+                help="Tolerance of a metric: a number in its unit (area_coverage=0.01) or a "
+                "share of the baseline (latency_s.p95=5%). Repeatable.",
+            ),
+            click.option(
+                "--workers", type=click.IntRange(min=1), help="Processes (default: all cores)."
+            ),
+            click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
+        )
+    ):
+        command = option(command)
+    return command
+
+
+def _measure(
+    spec: Spec, seeds: tuple[int, ...], names: list[str], workers: int | None, quiet: bool
+) -> Measurement:
+    """Run ``spec`` once per seed on the process pool (bad input: exit 2)."""
+    bar: Any = None
+    if not quiet and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(seeds), unit="run", file=sys.stderr)
+    try:
+        return measure(spec, seeds, names, workers, on_run=bar.update if bar else None)
+    except RegressionError as err:
+        raise UsageFailure(f"{spec.source}: {err}") from None
+    except SpecError as err:
+        raise UsageFailure(str(err)) from None
+    except TopologyError as err:
+        raise UsageFailure(f"{spec.source}: [topology]: {err}") from None
+    except SimulationError as err:
+        raise UsageFailure(f"{spec.source}: {err}") from None
+    except BrokenProcessPool:
+        raise click.ClickException("a worker process died; run the same command again") from None
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+@main.command("baseline")
+@click.argument("spec", type=click.Path(path_type=Path))
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), required=True, help="Baseline file."
+)
+@click.option(
+    "--runs",
+    type=click.IntRange(min=MIN_RUNS),
+    default=DEFAULT_RUNS,
+    show_default=True,
+    help="Seeds: the spec's seed and the next ones.",
+)
+@spec_options
+@regression_options
+def baseline_command(
+    spec: Path,
+    output: Path,
+    runs: int,
+    seed: int | None,
+    duration: str | None,
+    overrides: tuple[str, ...],
+    metrics: tuple[str, ...],
+    tolerances: tuple[str, ...],
+    workers: int | None,
+    quiet: bool,
+) -> None:
+    """Run SPEC over RUNS seeds and write OUTPUT: per tracked metric its direction, tolerance,
+    mean, spread and value per seed, with the seeds, the spec hash and the tool versions.
+    Default metrics: endpoint_coverage, area_coverage, pdr, latency_s.p95,
+    energy.battery_life_days."""
+    loaded = _load(spec, overrides, seed, duration)
+    try:
+        rules = baseline_rules(metrics, tolerances)
+    except RegressionError as err:
+        raise UsageFailure(str(err)) from None
+    _check_out_file(output, "-o")
+    seeds = seeds_of(loaded, runs)
+    measured = _measure(loaded, seeds, [r.metric for r in rules], workers, quiet)
+    baseline = make_baseline(loaded, rules, measured, _command_line())
+    _write_out_file(output, baseline.to_json(), "-o")
+    click.echo(check_output.baseline_text(baseline))
+    click.echo(
+        f"\nbaseline of {len(seeds)} runs (seeds {seeds[0]}..{seeds[-1]}, "
+        f"{measured.wall_time_s:.1f} s) written to {output}"
+    )
+
+
+@main.command("check")
+@click.argument("spec", type=click.Path(path_type=Path))
+@click.option(
+    "--baseline",
+    "baseline_file",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Baseline file made by sidemesh baseline.",
+)
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0.0, 0.5, min_open=True),
+    default=DEFAULT_ALPHA,
+    show_default=True,
+    help="False-alarm rate of the whole check (split over the metrics).",
+)
+@click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML here.")
+@click.option(
+    "--markdown",
+    "markdown_file",
+    type=click.Path(path_type=Path),
+    help="Write a Markdown summary here.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option(
+    "--update-baseline",
+    is_flag=True,
+    help="After reporting, rewrite the baseline from this run (accept the change) and exit 0.",
+)
+@scenario_options
+@regression_options
+def check_command(
+    spec: Path,
+    baseline_file: Path,
+    alpha: float,
+    junit: Path | None,
+    markdown_file: Path | None,
+    as_json: bool,
+    update_baseline: bool,
+    duration: str | None,
+    overrides: tuple[str, ...],
+    metrics: tuple[str, ...],
+    tolerances: tuple[str, ...],
+    workers: int | None,
+    quiet: bool,
+) -> None:
+    """Run SPEC on the baseline's seeds and compare. Exit 0 when no tracked metric regressed
+    beyond its tolerance, 1 when one did, 2 on bad input."""
+    try:
+        baseline = load_baseline(baseline_file)
+        loaded = _load(spec, overrides, None, duration)
+        rules = check_rules(baseline, str(baseline_file), metrics, tolerances)
+    except RegressionError as err:
+        raise UsageFailure(str(err)) from None
+    outputs = ((junit, "--junit"), (markdown_file, "--markdown"))
+    for path, option in (*outputs, (baseline_file if update_baseline else None, "--baseline")):
+        if path is not None:
+            _check_out_file(path, option)
+    measured = _measure(loaded, baseline.seeds, list(baseline.metrics), workers, quiet)
+    result = check_report(baseline, str(baseline_file), loaded, rules, measured, alpha)
+    if junit is not None:
+        _write_out_file(junit, check_output.junit_xml(result), "--junit")
+    if markdown_file is not None:
+        _write_out_file(markdown_file, check_output.markdown(result), "--markdown")
+    if as_json:
+        click.echo(check_output.report_json(result), nl=False)
+        for warning in result.warnings:
+            click.echo(f"warning: {warning}", err=True)
+    else:
+        click.echo(check_output.table_text(result))
+    if update_baseline:
+        new = updated(baseline, loaded, rules, measured, _command_line())
+        _write_out_file(baseline_file, new.to_json(), "--baseline")
+        click.echo(f"baseline {baseline_file} updated from this run", err=True)
+        return
+    if not result.passed:
+        click.get_current_context().exit(1)
 
 
 def _num(value: Any, fmt: str = ".3f", scale: float = 1.0, unit: str = "") -> str:

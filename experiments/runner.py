@@ -11,6 +11,7 @@ whole, so an interrupted write leaves no partial file behind.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import os
@@ -105,6 +106,14 @@ def run(
 
 
 def versions() -> dict[str, str]:
+    """Versions of Python and the packages that decide results."""
+    return dict(_installed_versions())
+
+
+@functools.cache
+def _installed_versions() -> tuple[tuple[str, str], ...]:
+    # read once per process: package metadata lookups take ~10 ms, as long as a small run, and
+    # a sweep or a regression check records them for every run
     names = ("sidemesh", "simpy", "numpy", "scipy", "click")
     found = {"python": sys.version.split()[0]}
     for name in names:
@@ -112,7 +121,7 @@ def versions() -> dict[str, str]:
             found[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             found[name] = "not installed"
-    return found
+    return tuple(found.items())
 
 
 def summary_json(summary: Mapping[str, Any]) -> str:

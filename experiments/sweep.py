@@ -109,6 +109,21 @@ class Sweep:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
+def replications(spec: Spec, seeds: Iterable[int], metrics: Iterable[str]) -> Sweep:
+    """A sweep of one point: ``spec`` as it is (overrides applied), run once per seed, keeping
+    ``metrics`` (for regression checks and other replications of a single scenario)."""
+    return Sweep(
+        source=spec.source,
+        base=spec.data,
+        base_source=spec.source,
+        base_dir=spec.base_dir,
+        axes=(),
+        mode="grid",
+        seeds=tuple(seeds),
+        metrics=tuple(metrics),
+    )
+
+
 def config_hash(spec: Spec) -> str:
     """Hash of a run's resolved scenario tables."""
     text = json.dumps(spec.data, sort_keys=True, default=str)
@@ -240,4 +255,5 @@ __all__ = [
     "config_hash",
     "load_sweep",
     "metric",
+    "replications",
 ]

@@ -90,10 +90,8 @@ def execute(
         total = len(sweep.runs())
         if on_start is not None:
             on_start(total, total - len(todo))
-        workers = workers or os.cpu_count() or 1
-        submit = _dask if executor == "dask" else _pool
         ran = 0
-        for row in submit(sweep, todo, workers, scheduler):
+        for row in run_rows(sweep, todo, workers, executor, scheduler):
             store.put(row)
             ran += 1
             if on_row is not None:
@@ -102,6 +100,19 @@ def execute(
         return Outcome(total, total - len(todo), ran)
     finally:
         store.close()
+
+
+def run_rows(
+    sweep: Sweep,
+    runs: list[Run],
+    workers: int | None = None,
+    executor: str = "process",
+    scheduler: str | None = None,
+) -> Iterator[Row]:
+    """Simulate ``runs`` of ``sweep`` on the executor and yield their rows as they finish (no
+    store: ``execute`` keeps them, a regression check compares them)."""
+    submit = _dask if executor == "dask" else _pool
+    yield from submit(sweep, runs, workers or os.cpu_count() or 1, scheduler)
 
 
 def _pool(sweep: Sweep, todo: list[Run], workers: int, scheduler: str | None) -> Iterator[Row]:
@@ -115,8 +126,12 @@ def _pool(sweep: Sweep, todo: list[Run], workers: int, scheduler: str | None) ->
             # a worker's failure raises here; rows of one batch go in (point, replication) order
             rows = sorted((f.result() for f in finished), key=lambda r: (r.point, r.replication))
             yield from rows
-    finally:
+    except BaseException:  # a failed run, Ctrl-C, or the caller stopped early: do not wait
         pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    # every run is done: join the workers, so that no half-closed pool is left for the
+    # interpreter's exit handler (several pools in one process, as a regression check has)
+    pool.shutdown(wait=True)
 
 
 def _dask(sweep: Sweep, todo: list[Run], workers: int, scheduler: str | None) -> Iterator[Row]:
