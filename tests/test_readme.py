@@ -75,7 +75,7 @@ def test_readme_relaying_spec_snippet_loads_and_runs(tmp_path) -> None:  # type:
     block = next(b for b in code_blocks("toml") if "[routing]" in b)
     spec_file = tmp_path / "relay.toml"
     spec_file.write_text(block)
-    spec = experiments.load_spec(spec_file, duration="10m")
+    spec = experiments.load_spec(spec_file, duration="2m")
     assert spec.config.routing.strategy == "flood"
     summary = run(spec).summary
     assert summary["mobility"]["mobile_endpoints"] > 0

@@ -30,12 +30,28 @@ def test_poisson_coverage_matches_the_closed_form(tmp_path: Path) -> None:
         assert len(list(csv.DictReader(fh))) == 5
 
 
-def test_pure_aloha_matches_exp_minus_2g_from_the_cli(tmp_path: Path) -> None:
+def test_catalog_command_runs_an_entry_and_compares_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI path of an entry (the accuracy of pure ALOHA itself is tests/mesh/
+    test_closed_form.py's): a shortened pure-ALOHA sweep, two loads, two seeds."""
+    short = tmp_path / "short.toml"
+    short.write_text(
+        f'base = "{sweep_path(REPRODUCTIONS["pure-aloha"]).parent.parent / "pure-aloha.toml"}"\n'
+        "[sweep]\n"
+        '"scenario.duration_s" = [1200]\n'
+        '"endpoint.interval_s" = [40.0, 10.0]\n'
+        '[replications]\ncount = 2\n[metrics]\ncollect = ["pdr"]\n'
+    )
+    monkeypatch.setattr("experiments.catalog.sweep_path", lambda entry: short)
+    out = tmp_path / "out"
     result = CliRunner().invoke(
-        main, ["catalog", "pure-aloha", "--quick", "--workers", "2", "--out", str(tmp_path)]
+        main, ["catalog", "pure-aloha", "--workers", "2", "--out", str(out)]
     )
     assert result.exit_code == 0, result.output
-    assert result.output.count(" ok") == 5 and "OUT OF TOLERANCE" not in result.output
+    assert result.output.count(" ok") == 2 and "OUT OF TOLERANCE" not in result.output
+    assert (out / "pure-aloha" / "comparison.csv").is_file()
+    assert (out / "pure-aloha" / "figures" / "pure-aloha.png").stat().st_size > 5000
 
 
 def test_catalog_rejects_unknown_names(tmp_path: Path) -> None:
