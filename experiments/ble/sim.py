@@ -131,8 +131,8 @@ def advertising_data(
                 uuidlib.UUID(u).bytes[::-1],
             )
         )
-    for u, data in service_data16:
-        ads.append((AdvertisingData.SERVICE_DATA_16_BIT_UUID, struct.pack("<H", u) + data))
+    for u16, data in service_data16:
+        ads.append((AdvertisingData.SERVICE_DATA_16_BIT_UUID, struct.pack("<H", u16) + data))
     for company, data in manufacturer:
         ads.append((AdvertisingData.MANUFACTURER_SPECIFIC_DATA, struct.pack("<H", company) + data))
     if tx_power_dbm is not None:
@@ -192,7 +192,7 @@ class PathLossController(Controller):
                 dataclasses.replace(r, rssi=self.world.rssi_dbm(str(r.address)))
                 for r in packet.reports
             ]
-            packet = type(packet)(reports)  # type: ignore[call-arg]
+            packet = type(packet)(reports)  # type: ignore[arg-type]
         super().send_hci_packet(packet)
 
 
@@ -311,7 +311,7 @@ class World:
                     device.notify_subscribers(tx, nus.echo_prefix + bytes(value))
                 )
 
-        rx = gatt.Characteristic(
+        rx: gatt.Characteristic[Any] = gatt.Characteristic(
             NUS_RX_UUID.upper(),
             gatt.Characteristic.Properties.WRITE
             | gatt.Characteristic.Properties.WRITE_WITHOUT_RESPONSE,
