@@ -6,7 +6,9 @@ What it models
       their own (:attr:`ExternalPlan.endpoint`), but with no traffic process: each of their
       uplinks is *injected* from outside. :class:`ExternalPort` polls a source every
       ``poll_s`` simulated seconds (:meth:`ExternalHooks.pending`) and starts one uplink per
-      injection at the current simulated time, in the order the source returns them.
+      injection, in the order the source returns them: the first of a batch at the poll's
+      simulated time, the others as much later as they arrived after it on the wall clock
+      (scaled by the real-time factor, at most one poll), so injections keep their spacing.
     * An injected uplink is one legacy advertising event (Bluetooth Core Spec v5.3 Vol 6 Part B
       4.4.2): one PDU carrying the payload (cut to the class's BLE MTU) on channels 37, 38, 39,
       through the shared medium, so it meets the simulated traffic (interference, capture, the
@@ -136,6 +138,7 @@ class UplinkRow:
     best_rssi_dbm: float  # strongest decoded PDU (-inf: none)
     delivered_s: float  # arrival at the network server (NaN unless delivered)
     tag: str
+    payload: bytes = b""  # what was sent (cut to the MTU)
 
 
 @dataclass(frozen=True)
@@ -270,14 +273,25 @@ class ExternalPort:
             batch = self.hooks.pending()
             if batch is None:
                 raise ExternalStop("stopped from outside")
+            first_wall_s = batch[0].wall_s if batch else math.nan
             for item in batch:
                 if not 0 <= item.node < len(self.node_ids):
                     raise ExternalError(f"injection for node {item.node}: no such external node")
-                env.process(self._uplink(item))
+                env.process(self._uplink(item, self._offset_s(item.wall_s - first_wall_s)))
             yield env.timeout(self.plan.poll_s)
 
-    def _uplink(self, item: Injection) -> Process:
+    def _offset_s(self, wall_gap_s: float) -> float:
+        """Simulated delay of an injection after the batch's first: its wall-clock gap in
+        simulated seconds (within one poll), so a batch keeps its inter-arrival times."""
+        factor = self.plan.realtime_factor
+        if factor is None or not math.isfinite(wall_gap_s):
+            return 0.0
+        return min(max(wall_gap_s / factor, 0.0), self.plan.poll_s)
+
+    def _uplink(self, item: Injection, delay_s: float = 0.0) -> Process:
         net = self.net
+        if delay_s > 0:
+            yield net.env.timeout(delay_s)
         env, medium, phy = net.env, net.medium, self.phy
         node = self.node_ids[item.node]
         size = min(len(item.payload), phy.mtu_bytes)
@@ -321,6 +335,7 @@ class ExternalPort:
             best_rssi_dbm=best_dbm,
             delivered_s=delivered_s,
             tag=item.tag,
+            payload=item.payload[:size],
         )
         routes = self.hooks.uplink(row)
         if fate != "delivered" or not routes:

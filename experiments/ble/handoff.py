@@ -9,10 +9,11 @@ What it does
     * asyncio -> SimPy: :meth:`Handoff.put` (any thread) appends an
       :class:`mesh.external.Injection` to a lock-protected FIFO, stamped with the monotonic
       wall clock. The SimPy process ``ExternalPort.pump`` calls :meth:`Handoff.pending` every
-      ``poll_s`` simulated seconds and starts the injections **in arrival order**, each at the
-      simulated time of that poll: an uplink enters the emulation at most ``poll_s`` simulated
-      seconds (``poll_s * factor`` wall seconds) after the adapter reported it. Its record keeps
-      both clocks (``wall_s`` and the simulated ``start_s``).
+      ``poll_s`` simulated seconds and starts the injections **in arrival order**: the first of
+      the batch at the poll's simulated time, each later one offset by its wall-clock gap to the
+      first (divided by the real-time factor): an uplink enters the emulation about one poll
+      (``poll_s * factor`` wall seconds) after the adapter reported it, spaced as the adverts
+      arrived. Its record keeps both clocks (``wall_s`` and the simulated ``start_s``).
     * SimPy -> asyncio: :meth:`Handoff.to_loop` schedules a callback on the event loop with
       ``loop.call_soon_threadsafe`` (a downlink to write to the board); callbacks run in the
       order the simulation made them.
@@ -24,8 +25,8 @@ thread-safe entry into an event loop); SimPy 4 ``simpy.rt`` (the environment sle
 thread between events, so it must not share a thread with the event loop).
 
 Leaves out: back-pressure (injections are never dropped here: the bridge rate-limits each
-device before putting) and sub-poll timing (an advertisement's exact arrival within a poll
-interval is kept in ``wall_s`` only).
+device before putting) and jitter of the poll itself (the real-time environment is not strict:
+a late step is late, and the lag is visible as ``start_s`` against ``wall_s``).
 """
 
 from __future__ import annotations
