@@ -59,6 +59,7 @@ from mesh.external import (
     ExternalStop,
     Injection,
     UplinkRow,
+    check_plan,
 )
 from mesh.simulation import simulate
 from topologies.base import Topology
@@ -198,6 +199,7 @@ class Bridge:
             poll_s=self.cfg.poll_s,
             realtime_factor=self.cfg.realtime_factor,
         )
+        check_plan(config, self.plan)  # fail before touching Bluetooth
         self.handoff = Handoff(clock)
         self.link: UartLink | None = None
         self.outages: list[Outage] = []
