@@ -669,8 +669,10 @@ def _ble_duration(text: str, option: str) -> float:
 
 def _run_ble(backend: str, work: Callable[[type | None, type | None], Any]) -> Any:
     """Run ``work(scanner_backend, client_backend)`` (a coroutine function) on bleak's loop;
-    adapter problems become one message and exit status 2."""
+    adapter problems become one message and exit status 2. Ctrl-C cancels ``work`` and raises
+    KeyboardInterrupt after its clean-up (``experiments.ble.loop``)."""
     from experiments.ble.errors import BleUnavailable, explain, require_bleak
+    from experiments.ble.loop import run_interruptible
 
     async def main() -> Any:
         if backend == "bumble":
@@ -687,7 +689,7 @@ def _run_ble(backend: str, work: Callable[[type | None, type | None], Any]) -> A
 
     try:
         require_bleak()
-        return asyncio.run(main())
+        return run_interruptible(main())
     except BleUnavailable as err:
         raise UsageFailure(str(err)) from None
     except (OSError, RuntimeError) as err:
@@ -928,6 +930,14 @@ def ble_bridge_command(
         except OSError as err:
             raise UsageFailure(f"--out {out_dir}: cannot write ({err.strerror or err})") from None
 
+    def failed(message: str) -> UsageFailure:
+        """A fatal error: once the run has started, its results so far are written first."""
+        if not bridge.started:
+            return UsageFailure(message)
+        bridge.failure = bridge.failure or message
+        write()
+        return UsageFailure(f"{message}\nresults so far written to {out_dir}/")
+
     try:
         _run_ble(backend, work)
     except KeyboardInterrupt:
@@ -936,7 +946,13 @@ def ble_bridge_command(
         click.echo(f"\ninterrupted: results so far written to {out_dir}/", err=True)
         sys.exit(130)
     except ExternalError as err:
-        raise UsageFailure(f"{loaded.source}: {err}") from None
+        raise failed(f"{loaded.source}: {err}") from None
+    except UsageFailure as err:  # the board has no NUS, the adapter went away, ...
+        raise failed(err.message) from None
+    except Exception:
+        if bridge.started:
+            write()
+        raise
     write()
     s = bridge.summary()
     click.echo(

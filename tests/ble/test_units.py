@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,6 +20,7 @@ from click.testing import CliRunner
 from experiments.ble import adverts, errors
 from experiments.ble.calibrate import CalibrationError, fit_samples, profile_toml, read_samples
 from experiments.ble.handoff import Handoff
+from experiments.ble.loop import run_interruptible
 from experiments.ble.record import Recorder, RssiRow, csv_text, merged_text, parse_distances
 from experiments.ble.uart import Backoff, LineFramer, NotificationFramer, chunks
 from experiments.cli import main
@@ -216,6 +220,55 @@ def test_handoff_to_a_closed_loop_is_dropped_quietly() -> None:
     Handoff.to_loop(loop, print, "never")
 
 
+# -- Ctrl-C --------------------------------------------------------------------------------
+
+
+def test_a_second_ctrl_c_lets_the_clean_up_finish(capsys: pytest.CaptureFixture[str]) -> None:
+    steps: list[str] = []
+
+    async def work() -> None:
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C: cancels the work
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            steps.append("cancelled")
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C again, while cleaning up
+            await asyncio.sleep(0.05)
+            steps.append("cleaned up")
+            raise
+
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        run_interruptible(work())
+    assert steps == ["cancelled", "cleaned up"]
+    assert "still closing down" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_a_third_ctrl_c_aborts_a_clean_up_that_hangs() -> None:
+    async def work() -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+            await asyncio.sleep(30)  # never reached
+
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        run_interruptible(work())
+    assert time.monotonic() - started < 10
+
+
+def test_without_ctrl_c_the_result_is_returned() -> None:
+    async def work() -> int:
+        await asyncio.sleep(0)
+        return 7
+
+    assert run_interruptible(work()) == 7
+
+
 # -- recording -----------------------------------------------------------------------------
 
 
@@ -343,6 +396,12 @@ def test_calibrate_command_writes_the_profile_and_plot(tmp_path: Path) -> None:
         ("[other]\na = 1\n", 'profile = "p.toml"', "p.toml: [other]: unknown section"),
         ("[calibration]\na = 1\n", 'profile = "p.toml"', "needs a [propagation] table"),
         (None, "profile = 3", "[propagation] profile: must be a file name"),
+        (
+            "[propagation]\nexponent = 2.5\n",
+            'profile = "p.toml"\nmodel = "disk"',
+            '[propagation] profile: p.toml is a "log_distance" profile but [propagation] model '
+            'is "disk"',
+        ),
     ],
 )
 def test_bad_profiles_are_named(
@@ -369,6 +428,12 @@ def test_the_ble_section_is_validated(tmp_path: Path) -> None:
         ("realtime_factor = 0", "[ble] realtime_factor: must be > 0"),
         ('nus = { framing = "bytes" }', "[ble] nus.framing: must be line or notification"),
         ("colour = 1", "[ble] colour: unknown key"),
+        ("min_rssi_dbm = nan", "[ble] min_rssi_dbm: must be a finite number, got nan"),
+        ("tx_power_dbm = inf", "[ble] tx_power_dbm: must be a finite number, got inf"),
+        ("poll_s = nan", "[ble] poll_s: must be a finite number, got nan"),
+        ("default_y_m = -inf", "[ble] default_y_m: must be a finite number, got -inf"),
+        ('devices = [{ address = "a", x_m = nan }]', "[ble] devices.x_m: must be a finite"),
+        ('nus = { address = "b", y_m = inf }', "[ble] nus.y_m: must be a finite number"),
     ]:
         (tmp_path / "b.toml").write_text(f"[ble]\n{bad}\n")
         with pytest.raises(SpecError, match=message.replace("[", r"\[").replace("]", r"\]")):
@@ -381,4 +446,34 @@ def test_bridge_command_refuses_a_bad_spec_before_touching_bluetooth(tmp_path: P
         main, ["ble", "bridge", str(tmp_path / "s.toml"), "--out", str(tmp_path / "o")]
     )
     assert result.exit_code == 2 and "external nodes need direct" in result.output
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("ble", "message"),
+    [
+        (
+            '[[ble.devices]]\naddress = "aa:01"\nx_m = 10\n[[ble.devices]]\naddress = "aa:02"\n'
+            "x_m = 500\ny_m = 20\n",
+            "[[ble.devices]] entry 2 (AA:02) x_m, y_m: (500, 20) m is outside the study area "
+            "[0, 100] x [0, 100]",
+        ),
+        (
+            '[ble.nus]\naddress = "bb"\nx_m = -1\n',
+            "[ble.nus] x_m, y_m: (-1, 0) m is outside the study area",
+        ),
+        ("[ble]\ndefault_y_m = 101\n", "[ble] default_x_m, default_y_m: (50, 101) m is outside"),
+    ],
+)
+def test_bridge_command_refuses_a_placement_outside_the_area_before_touching_bluetooth(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ble: str, message: str
+) -> None:
+    monkeypatch.setitem(sys.modules, "bleak", None)  # touching Bluetooth would fail otherwise
+    area = '[topology]\nkind = "random"\nwidth_m = 100\nheight_m = 100\n'
+    (tmp_path / "s.toml").write_text(area + '[bridge]\nlinks = ["ble"]\n' + ble)
+    result = CliRunner().invoke(
+        main, ["ble", "bridge", str(tmp_path / "s.toml"), "--out", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"error: {tmp_path / 's.toml'}: {message}")
     assert not (tmp_path / "o").exists()
