@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from experiments.ble import adverts, errors
+from experiments.ble import adverts, calibrate, errors
 from experiments.ble.calibrate import CalibrationError, fit_samples, profile_toml, read_samples
 from experiments.ble.handoff import Handoff
 from experiments.ble.loop import run_interruptible
@@ -280,17 +280,19 @@ def test_distances_are_parsed_and_bad_ones_named() -> None:
 
 
 def test_a_recorder_keeps_the_devices_asked_for(tmp_path: Path) -> None:
-    recorder = Recorder({"AA": 3.0}, only={"AA"})
+    recorder = Recorder({"AA": 3.0}, only={"AA"}, wall_clock=lambda: 1700000000.25)
     recorder(adverts.make("aa", -60, name="x", tx_power_dbm=4, time_s=1.0))
     recorder(adverts.make("bb", -70, time_s=1.1))
-    assert recorder.rows == [RssiRow(1.0, "AA", "x", -60, 4, 3.0)]
+    assert recorder.rows == [RssiRow(1.0, "AA", "x", -60, 4, 3.0, epoch_s=1700000000.25)]
     path = tmp_path / "r.csv"
     path.write_text(csv_text(recorder.rows))
-    text = merged_text(path, [RssiRow(2.0, "AA", "", -61, None, None)], append=True)
+    # a later run appended to it: time_s starts again, epoch_s tells the runs apart
+    later = RssiRow(1.0, "AA", "", -61, None, None, epoch_s=1700000600.5)
+    text = merged_text(path, [later], append=True)
     assert text.splitlines() == [
-        "time_s,address,name,rssi_dbm,tx_power_dbm,distance_m",
-        "1.000,AA,x,-60,4,3",
-        "2.000,AA,,-61,,",
+        "time_s,epoch_s,address,name,rssi_dbm,tx_power_dbm,distance_m",
+        "1.000,1700000000.250,AA,x,-60,4,3",
+        "1.000,1700000600.500,AA,,-61,,",
     ]
     path.write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="--append needs a file written by"):
@@ -382,6 +384,49 @@ def test_calibrate_command_writes_the_profile_and_plot(tmp_path: Path) -> None:
     assert "exponent n" in result.output and "bootstrap 95 %" in result.output
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "exponent_ci95" in out.read_text()
+    # 40 samples at each of 6 positions: sigma is mostly fast fading, and the user is told
+    assert "note: sigma pools 240 samples taken at 6 positions" in result.stderr
+    assert "positions = 6" in out.read_text()
+    args = ["ble", "calibrate", str(tmp_path / "rssi.csv"), "--out", str(out), "--force"]
+    averaged = CliRunner().invoke(main, [*args, "--average"])
+    assert averaged.exit_code == 0, averaged.output
+    assert "note:" not in averaged.stderr and "position_means = true" in out.read_text()
+
+
+def test_calibrate_refuses_to_replace_its_output_without_force(tmp_path: Path) -> None:
+    truth = LogDistance(exponent=2.5, reference_loss_db=45.0, shadowing_sigma_db=2.0)
+    recording(tmp_path / "rssi.csv", truth, tx_dbm=0)
+    out = tmp_path / "street.toml"
+    args = ["ble", "calibrate", str(tmp_path / "rssi.csv"), "--out", str(out)]
+    for existing in (out, out.with_suffix(".png")):
+        existing.write_text("mine")
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2
+        assert f"{existing} exists; use --force to replace it" in result.output
+        assert existing.read_text() == "mine"
+        existing.unlink()
+    assert CliRunner().invoke(main, args).exit_code == 0
+    assert CliRunner().invoke(main, [*args, "--force"]).exit_code == 0
+
+
+def test_a_failing_plot_keeps_the_profile_and_no_stale_figure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    truth = LogDistance(exponent=2.5, reference_loss_db=45.0, shadowing_sigma_db=2.0)
+    recording(tmp_path / "rssi.csv", truth, tx_dbm=0)
+    out = tmp_path / "street.toml"
+    args = ["ble", "calibrate", str(tmp_path / "rssi.csv"), "--out", str(out)]
+    assert CliRunner().invoke(main, args).exit_code == 0  # a profile and its figure
+
+    def broken(*args: object) -> bytes:
+        raise RuntimeError("no font cache")
+
+    monkeypatch.setattr(calibrate, "plot_png", broken)
+    result = CliRunner().invoke(main, [*args, "--force", "--reference-distance-m", "2"])
+    assert result.exit_code == 0, result.output
+    assert "(no plot: RuntimeError: no font cache)" in result.stderr
+    assert "reference_distance_m = 2" in out.read_text()  # the new profile
+    assert not out.with_suffix(".png").exists()  # the old figure showed another fit
 
 
 # -- spec keys -----------------------------------------------------------------------------
