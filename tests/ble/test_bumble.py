@@ -322,6 +322,24 @@ def test_cancelling_twice_still_closes_the_link(tmp_path: Path) -> None:
     assert bridge.wall_s > 0  # the clean-up ran to its end
 
 
+def test_a_failed_discovery_leaves_no_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def fail(self: Any, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("discovery failed")
+
+    monkeypatch.setattr(sim.Peer, "discover_services", fail)
+
+    async def go() -> None:
+        async with World(quiet_world()) as world:
+            client = world.client_backend()(BOARD, timeout=5.0)
+            with pytest.raises(RuntimeError, match="discovery failed"):
+                await client.connect(pair=False)
+            board = world.devices[BOARD]
+            await until(lambda: not board.connections)
+            assert not client.is_connected
+
+    asyncio.run(go())
+
+
 def world_without_nus() -> WorldConfig:
     """The demo street, where the board's address is a plain beacon (no NUS)."""
     beacon = VirtualAdvertiser(BOARD, 3.0, 0.0, name="not-nus")
