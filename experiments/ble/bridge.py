@@ -277,6 +277,9 @@ class Bridge:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._on_row = on_row
         self._to_write: asyncio.Queue[bytes] | None = None
+        self._in_flight: asyncio.Future[bool] | None = None  # the message being written
+        #: how long the end of a run waits for the message being written to the board
+        self.write_timeout_s = 2.0
         self.hooks = BridgeHooks(
             self.handoff,
             self.slots.nus,
@@ -323,14 +326,24 @@ class Bridge:
         self._to_write.put_nowait(payload)
 
     async def _writer(self, queue: asyncio.Queue[bytes]) -> None:
-        """The one writer to the board: one message at a time, in arrival order."""
+        """The one writer to the board: one message at a time, in arrival order. A message
+        being written when the writer is stopped is finished (shielded), not cut."""
         while True:
             payload = await queue.get()
             link = self.link
-            if link is not None and await link.send(payload):
-                self.writes += 1
-            else:
+            if link is None:
                 self.unsent += 1
+                continue
+            send = asyncio.ensure_future(link.send(payload))
+            send.add_done_callback(self._count_write)
+            self._in_flight = send
+            await asyncio.shield(send)
+
+    def _count_write(self, send: asyncio.Future[bool]) -> None:
+        if not send.cancelled() and send.result():
+            self.writes += 1
+        else:
+            self.unsent += 1
 
     def _simulate(self, done: asyncio.Event, loop: asyncio.AbstractEventLoop) -> None:
         try:
@@ -413,15 +426,23 @@ class Bridge:
         if worker is not None:
             await asyncio.to_thread(worker.join, self.join_timeout_s)
             self.worker_stuck = worker.is_alive()
+        if writer is not None:  # no new messages; the one being written goes out whole
+            if self._to_write is not None:
+                self.unsent += self._to_write.qsize()  # routed to the board, never written
+                self._to_write = None
+            writer.cancel()
+            await asyncio.wait([writer])
+            send = self._in_flight
+            if send is not None and not send.done():
+                await asyncio.wait([send], timeout=self.write_timeout_s)
+                if not send.done():
+                    send.cancel()
+                    await asyncio.wait([send])
         if self.link is not None:
             self.outages = await self.link.close()
-        for task in (link_task, writer):
-            if task is not None and not task.done():
-                task.cancel()
-                await asyncio.wait([task])
-        if self._to_write is not None:
-            self.unsent += self._to_write.qsize()  # routed to the board, never written
-            self._to_write = None
+        if link_task is not None and not link_task.done():
+            link_task.cancel()
+            await asyncio.wait([link_task])
         self.wall_s = self.clock() - self.started_wall_s
 
     # -- results -------------------------------------------------------------------------

@@ -272,6 +272,10 @@ def test_the_bridge_survives_the_board_dropping_the_link(tmp_path: Path) -> None
 
 def test_cancelling_the_bridge_keeps_the_results_so_far(tmp_path: Path) -> None:
     spec = load_spec(write_spec(tmp_path, duration=3600.0))
+    shown_on: set[str] = set()
+
+    def on_row(row: object) -> None:
+        shown_on.add(threading.current_thread().name)
 
     async def go() -> Bridge:
         async with World(quiet_world()) as world:
@@ -279,9 +283,10 @@ def test_cancelling_the_bridge_keeps_the_results_so_far(tmp_path: Path) -> None:
                 spec,
                 scanner_backend=world.scanner_backend(),
                 client_backend=world.client_backend(),
+                on_row=on_row,
             )
             task = asyncio.create_task(bridge.run())
-            await until(lambda: len(bridge.hooks.uplinks) >= 3)
+            await until(lambda: len(bridge.hooks.uplinks) >= 3 and bool(shown_on))
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
@@ -289,8 +294,46 @@ def test_cancelling_the_bridge_keeps_the_results_so_far(tmp_path: Path) -> None:
 
     bridge = asyncio.run(go())
     assert bridge.interrupted and bridge.hooks.uplinks
+    assert shown_on == {threading.main_thread().name}  # rows are shown on the loop's thread
     write_folder(tmp_path / "out", bridge.files())
-    assert '"interrupted": true' in (tmp_path / "out" / "bridge.json").read_text()
+    summary = json.loads((tmp_path / "out" / "bridge.json").read_text())
+    assert summary["interrupted"] and summary["simulation_stopped"] and summary["error"] is None
+
+
+def test_a_simulation_that_does_not_stop_is_waited_for_a_bounded_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+
+    def stuck(*args: Any, **kwargs: Any) -> None:  # deaf to the hand-off's stop
+        release.wait(60)
+
+    monkeypatch.setattr("experiments.ble.bridge.simulate", stuck)
+    spec = load_spec(write_spec(tmp_path, duration=3600.0))
+
+    async def go() -> tuple[Bridge, float]:
+        async with World(quiet_world()) as world:
+            bridge = Bridge(
+                spec,
+                scanner_backend=world.scanner_backend(),
+                client_backend=world.client_backend(),
+            )
+            bridge.join_timeout_s = 0.2
+            task = asyncio.create_task(bridge.run())
+            await until(lambda: bridge.link is not None and bridge.link.connected.is_set())
+            started = time.monotonic()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            return bridge, time.monotonic() - started
+
+    try:
+        bridge, waited_s = asyncio.run(go())
+    finally:
+        release.set()
+    assert bridge.worker_stuck and waited_s < 10
+    assert bridge.link is not None and bridge.link.client is None  # closed all the same
+    assert json.loads(bridge.files()["bridge.json"])["simulation_stopped"] is False
 
 
 def test_cancelling_twice_still_closes_the_link(tmp_path: Path) -> None:
