@@ -2,16 +2,17 @@
 # Provision the tier-3 "real BlueZ" runner: a Debian kernel that has Bluetooth (hci_vhci) plus a
 # small initramfs, so that run-in-vm.sh can boot a QEMU guest on a host whose own kernel has none.
 #
-# Adapted from the shared bluez-vm recipe (shared/bluez-vm/provision.sh): same idea (Debian 12
-# apt packages, Debian's stock linux-image unpacked without installing it, busybox initramfs that
-# mounts the host root read-only over 9p), changed to be idempotent and cache-aware: it does
-# nothing when the cache already holds a kernel and an initramfs built by this same script, skips
-# apt when the tools are already installed, and makes /tmp in the guest a tmpfs-free read-only view
-# (tests get TMPDIR=/var/tmp, a tmpfs, from run-in-vm.sh).
+# Adapted from the shared bluez-vm recipe (shared/bluez-vm/provision.sh): the same idea (Debian 12
+# apt packages, Debian's stock linux-image unpacked without installing it, a busybox initramfs
+# that mounts the host root read-only over 9p and loads the rest on demand with the host's
+# modprobe), made idempotent: it does nothing when the cache holds a kernel and an initramfs built
+# by this same script (a stamp with the script's hash), and skips apt when the tools are there.
+# The init also gives the guest tmpfs on /run, /var/tmp and /var/lib/bluetooth.
 #
 # Needs root and Debian 12 apt (as CI has). Cache: $SIDEMESH_BLUEZ_VM_DIR, default
-# /tmp/sidemesh-bluez-vm. Leaves out: other distributions, non-x86-64 hosts, kernel updates
-# (the cached kernel is kept until the cache is deleted or this script changes).
+# /tmp/sidemesh-bluez-vm (about 400 MB: the unpacked kernel package). Leaves out: other
+# distributions, non-x86-64 hosts, kernel updates (the cached kernel is kept until the cache is
+# deleted or this script changes).
 set -euo pipefail
 
 DIR=${SIDEMESH_BLUEZ_VM_DIR:-/tmp/sidemesh-bluez-vm}
@@ -20,23 +21,26 @@ SCRIPT_HASH=$(sha256sum "$HERE/provision.sh" | cut -c1-16)
 mkdir -p "$DIR"
 cd "$DIR"
 
-if [ -f stamp ] && [ "$(cat stamp)" = "$SCRIPT_HASH" ] && [ -f vmlinuz ] && [ -f initrd.gz ]; then
+have_tools() {
+  command -v qemu-system-x86_64 >/dev/null && [ -x /usr/libexec/bluetooth/bluetoothd ] &&
+    command -v dbus-daemon >/dev/null && [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 &&
+    command -v depmod >/dev/null && command -v cpio >/dev/null
+}
+
+if [ -f stamp ] && [ "$(cat stamp)" = "$SCRIPT_HASH" ] && [ -f vmlinuz ] && [ -f initrd.gz ] &&
+  have_tools; then
   echo "[provision] up to date in $DIR"
   exit 0
 fi
 
-have_tools() {
-  command -v qemu-system-x86_64 >/dev/null && [ -x /usr/libexec/bluetooth/bluetoothd ] &&
-    command -v dbus-daemon >/dev/null && [ -x /bin/busybox ] && busybox --list >/dev/null 2>&1 &&
-    command -v depmod >/dev/null && command -v cpio >/dev/null
-}
-
 export DEBIAN_FRONTEND=noninteractive
 if [ ! -f apt-updated ] || ! have_tools; then
   echo "[provision] apt-get install qemu-system-x86 bluez dbus busybox-static kmod cpio"
-  apt-get update -q >/dev/null
-  apt-get install -y -q --no-install-recommends \
-    qemu-system-x86 bluez dbus busybox-static kmod cpio >/dev/null
+  if ! { apt-get update -q && apt-get install -y -q --no-install-recommends \
+    qemu-system-x86 bluez dbus busybox-static kmod cpio; } >apt.log 2>&1; then
+    tail -n 30 apt.log >&2
+    exit 1
+  fi
   touch apt-updated
 fi
 
