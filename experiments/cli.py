@@ -6,7 +6,9 @@ the file, the key and what is allowed, exits with status 2 and writes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import math
 import os
 import sys
 import time
@@ -27,8 +29,8 @@ from experiments.compare import write as write_comparison
 from experiments.report import ReportError, write_report
 from experiments.report import figures as report_figures
 from experiments.results import FORMATS, ExportError, export
-from experiments.runner import RunResult, run, summary_json
-from experiments.spec import Spec, SpecError, load_spec
+from experiments.runner import RunResult, run, summary_json, write_atomic, write_folder
+from experiments.spec import Spec, SpecError, load_spec, parse_duration
 from experiments.store import Row, Store, StoreError
 from experiments.sweep import load_sweep
 from experiments.sweeprun import EXECUTORS, ExecutorError, execute
@@ -637,3 +639,308 @@ def validate_command(
     except FaultError as err:
         raise UsageFailure(f"{loaded.source}: {err}") from None
     click.echo(json.dumps(loaded.data, indent=2, sort_keys=True, default=str))
+
+
+# --- sidemesh ble: real BLE hardware (bleak imported lazily, in experiments.ble) -------------
+
+BLE_BACKENDS = ("bleak", "bumble")
+
+
+def ble_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--adapter`` and the hidden ``--backend`` of every ``sidemesh ble`` command."""
+    command = click.option(
+        "--backend",
+        type=click.Choice(BLE_BACKENDS),
+        default="bleak",
+        hidden=True,
+        help="bumble: a virtual street on the Bumble stack instead of an adapter (demo, tests).",
+    )(command)
+    return click.option("--adapter", help="Adapter to use, e.g. hci1 (Linux; default: the first).")(
+        command
+    )
+
+
+def _ble_duration(text: str, option: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as err:
+        raise UsageFailure(f"{option}: {err}") from None
+
+
+def _run_ble(backend: str, work: Callable[[type | None, type | None], Any]) -> Any:
+    """Run ``work(scanner_backend, client_backend)`` (a coroutine function) on bleak's loop;
+    adapter problems become one message and exit status 2."""
+    from experiments.ble.errors import BleUnavailable, explain, require_bleak
+
+    async def main() -> Any:
+        if backend == "bumble":
+            try:
+                from experiments.ble.sim import World, demo_world
+            except ImportError:
+                raise BleUnavailable(
+                    "the bumble demo backend needs Bumble: pip install 'sidemesh[ble-sim]'",
+                    "extra",
+                ) from None
+            async with World(demo_world()) as world:
+                return await work(world.scanner_backend(), world.client_backend())
+        return await work(None, None)
+
+    try:
+        require_bleak()
+        return asyncio.run(main())
+    except BleUnavailable as err:
+        raise UsageFailure(str(err)) from None
+    except (OSError, RuntimeError) as err:
+        problem = explain(err)
+        if problem is None:
+            raise
+        raise UsageFailure(str(problem)) from None
+
+
+@main.group("ble")
+def ble_group() -> None:
+    """Real BLE hardware through bleak: scan, record RSSI, calibrate, bridge real devices into
+    an emulation (pip install 'sidemesh[ble]')."""
+
+
+@ble_group.command("scan")
+@click.option("--duration", "duration", default="10s", show_default=True, help="How long to scan.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per device).")
+@ble_options
+def ble_scan_command(duration: str, as_json: bool, adapter: str | None, backend: str) -> None:
+    """A live table of advertisers: address, name, RSSI, TX power, manufacturer and service
+    data; Sidewalk (service 0xFE03) and Nordic UART Service devices are recognised."""
+    from experiments.ble.adverts import TABLE_HEADER, table_row
+    from experiments.ble.scanner import Scanner
+
+    seconds = _ble_duration(duration, "--duration")
+    live = not as_json and sys.stdout.isatty()
+    seen: dict[str, Any] = {}
+    counts: dict[str, int] = {}
+
+    def table() -> str:
+        rows = sorted(seen.values(), key=lambda a: (-a.rssi_dbm, a.address))
+        return "\n".join([TABLE_HEADER, *(table_row(a) for a in rows)])
+
+    async def work(scanner_backend: type | None, client_backend: type | None) -> None:
+        async with Scanner(adapter, scanner_backend) as scanner:
+
+            def keep(adv: Any) -> None:
+                seen[adv.address] = adv
+                counts[adv.address] = counts.get(adv.address, 0) + 1
+
+            scanner.subscribe(keep)
+            end = scanner.elapsed_s() + seconds
+            while scanner.elapsed_s() < end:
+                await asyncio.sleep(min(1.0, max(0.0, end - scanner.elapsed_s())))
+                if live:
+                    click.echo("\x1b[H\x1b[J" + table())
+
+    def show() -> None:
+        if as_json:
+            devices = [
+                {**a.to_json(), "advertisements": counts[a.address]}
+                for a in sorted(seen.values(), key=lambda a: a.address)
+            ]
+            click.echo(json.dumps(devices, indent=2))
+        elif not live:
+            click.echo(table())
+
+    try:
+        _run_ble(backend, work)
+    except KeyboardInterrupt:
+        show()
+        click.echo(f"interrupted: {len(seen)} devices seen", err=True)
+        sys.exit(130)
+    show()
+
+
+@ble_group.command("record")
+@click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="CSV file.")
+@click.option("--duration", default="30s", show_default=True, help="How long to record.")
+@click.option(
+    "--distance",
+    "distances",
+    multiple=True,
+    metavar="ADDRESS=METRES",
+    help="Distance of a device from the adapter (repeatable); only these devices are recorded "
+    "unless --all.",
+)
+@click.option("--all", "record_all", is_flag=True, help="Record every device.")
+@click.option("--append", is_flag=True, help="Add rows to an existing recording.")
+@ble_options
+def ble_record_command(
+    out: Path,
+    duration: str,
+    distances: tuple[str, ...],
+    record_all: bool,
+    append: bool,
+    adapter: str | None,
+    backend: str,
+) -> None:
+    """Log timestamped RSSI per device to OUT (time_s, address, name, rssi_dbm, tx_power_dbm,
+    distance_m): one run per distance of a walk-away test, with --append."""
+    from experiments.ble.record import Recorder, merged_text, parse_distances
+    from experiments.ble.scanner import Scanner
+
+    seconds = _ble_duration(duration, "--duration")
+    try:
+        given = parse_distances(distances)
+    except ValueError as err:
+        raise UsageFailure(str(err)) from None
+    if out.exists() and not append:
+        raise UsageFailure(f"--out {out}: exists; use --append to add to it or another name")
+    if not out.absolute().parent.is_dir():
+        raise UsageFailure(f"--out {out}: folder {out.absolute().parent} does not exist")
+    try:
+        merged_text(out, [], append)  # refuse a foreign file before scanning
+    except ValueError as err:
+        raise UsageFailure(str(err)) from None
+    recorder = Recorder(given, None if record_all or not given else set(given))
+
+    async def work(scanner_backend: type | None, client_backend: type | None) -> None:
+        async with Scanner(adapter, scanner_backend) as scanner:
+            scanner.subscribe(recorder)
+            await asyncio.sleep(seconds)
+
+    def write() -> None:
+        try:
+            write_atomic(out, merged_text(out, recorder.rows, append))
+        except OSError as err:
+            raise UsageFailure(f"--out {out}: cannot write ({err.strerror or err})") from None
+
+    try:
+        _run_ble(backend, work)
+    except KeyboardInterrupt:
+        write()
+        click.echo(f"interrupted: {len(recorder.rows)} rows written to {out}", err=True)
+        sys.exit(130)
+    write()
+    devices = len({r.address for r in recorder.rows})
+    click.echo(f"{len(recorder.rows)} rows of {devices} devices written to {out}")
+
+
+@ble_group.command("calibrate")
+@click.argument("recording", type=click.Path(path_type=Path))
+@click.option(
+    "--out", "out", type=click.Path(path_type=Path), required=True, help="Profile (TOML)."
+)
+@click.option("--plot/--no-plot", default=True, show_default=True, help="Also OUT.png.")
+@click.option(
+    "--tx-power-dbm", type=float, help="Transmit power of devices that do not advertise it."
+)
+@click.option("--reference-distance-m", type=float, default=1.0, show_default=True)
+@click.option("--average", is_flag=True, help="Fit per-position means (shadowing only).")
+@click.option("--bootstrap", type=click.IntRange(min=0), default=0, help="Bootstrap resamples.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the bootstrap.")
+def ble_calibrate_command(
+    recording: Path,
+    out: Path,
+    plot: bool,
+    tx_power_dbm: float | None,
+    reference_distance_m: float,
+    average: bool,
+    bootstrap: int,
+    seed: int,
+) -> None:
+    """Fit the log-distance model (PL at the reference distance, exponent, shadowing sigma, with
+    standard errors) to RECORDING and write a propagation profile that a spec names with
+    [propagation] profile = "OUT"."""
+    from experiments.ble.calibrate import (
+        CalibrationError,
+        fit_samples,
+        plot_png,
+        profile_toml,
+        read_samples,
+        summary_text,
+    )
+
+    if not (math.isfinite(reference_distance_m) and reference_distance_m > 0):
+        raise UsageFailure(f"--reference-distance-m: must be > 0, got {reference_distance_m}")
+    if not out.absolute().parent.is_dir():
+        raise UsageFailure(f"--out {out}: folder {out.absolute().parent} does not exist")
+    try:
+        samples = read_samples(recording, tx_power_dbm)
+        fit = fit_samples(samples, reference_distance_m, average, bootstrap, seed)
+    except CalibrationError as err:
+        raise UsageFailure(str(err)) from None
+    try:
+        write_atomic(out, profile_toml(fit, str(recording), average))
+    except OSError as err:
+        raise UsageFailure(f"--out {out}: cannot write ({err.strerror or err})") from None
+    click.echo(summary_text(fit, samples.skipped))
+    click.echo(f"profile written to {out}")
+    if plot:
+        try:
+            plot_png(fit, samples, out.with_suffix(".png"))
+        except ImportError:
+            click.echo("(no plot: matplotlib is not installed)", err=True)
+        else:
+            click.echo(f"plot written to {out.with_suffix('.png')}")
+
+
+@ble_group.command("bridge")
+@click.argument("spec", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True)
+@click.option("--duration", help="Run this long (overrides [scenario] duration_s).")
+@click.option("--quiet", "-q", is_flag=True, help="Do not print each uplink and downlink.")
+@ble_options
+def ble_bridge_command(
+    spec: Path,
+    out_dir: Path,
+    duration: str | None,
+    quiet: bool,
+    adapter: str | None,
+    backend: str,
+) -> None:
+    """Hardware in the loop: run SPEC in real time; real advertisers join as endpoints
+    ([ble] section), each advertisement an uplink; a Nordic UART Service board ([ble.nus]) is a
+    node. Ctrl-C stops and writes the results so far to OUT."""
+    from experiments.ble.bridge import Bridge
+    from mesh.external import DownlinkRow, ExternalError
+
+    loaded = _load(spec, ())
+    _check_out_dir(out_dir)
+    seconds = _ble_duration(duration, "--duration") if duration is not None else None
+
+    def show(row: Any) -> None:
+        if quiet:
+            return
+        if isinstance(row, DownlinkRow):
+            click.echo(f"{row.sent_s:9.3f} s  downlink to {row.name}: {row.fate}")
+        else:
+            via = ",".join(map(str, row.bridges)) or "-"
+            click.echo(f"{row.start_s:9.3f} s  uplink {row.node}: {row.fate} (bridges {via})")
+
+    try:
+        bridge = Bridge(loaded, adapter=adapter, duration_s=seconds, on_row=show)
+    except (ExternalError, TopologyError) as err:
+        raise UsageFailure(f"{loaded.source}: {err}") from None
+
+    async def work(scanner_backend: type | None, client_backend: type | None) -> None:
+        bridge.scanner_backend = scanner_backend
+        bridge.client_backend = client_backend
+        await bridge.run()
+
+    def write() -> None:
+        try:
+            write_folder(out_dir, bridge.files())
+        except OSError as err:
+            raise UsageFailure(f"--out {out_dir}: cannot write ({err.strerror or err})") from None
+
+    try:
+        _run_ble(backend, work)
+    except KeyboardInterrupt:
+        bridge.interrupted = True
+        write()
+        click.echo(f"\ninterrupted: results so far written to {out_dir}/", err=True)
+        sys.exit(130)
+    except ExternalError as err:
+        raise UsageFailure(f"{loaded.source}: {err}") from None
+    write()
+    s = bridge.summary()
+    click.echo(
+        f"{s['uplinks']} uplinks from {s['devices_joined']} devices "
+        f"({s['uplinks_by_fate'].get('delivered', 0)} delivered), {s['downlinks']} downlinks, "
+        f"{s['outages']} outages; results written to {out_dir}/"
+    )

@@ -12,6 +12,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
+from experiments.ble.config import BleConfig, DevicePlacement
 from mesh.config import (
     BridgeConfig,
     EndpointConfig,
@@ -119,11 +120,19 @@ def sections() -> list[tuple[str, str, list[KeyDoc]]]:
     for name, model in PROPAGATION_MODELS.items():
         note = (model.__doc__ or "").strip().splitlines()[0] if model.__doc__ else ""
         out.append((f'[propagation] model = "{name}"', note, describe(model)))
+    profile = KeyDoc(
+        key="profile",
+        type="str",
+        default="(unset)",
+        unit="",
+        doc="propagation profile file (path relative to the spec), e.g. written by `sidemesh ble "
+        "calibrate`: its [propagation] keys are defaults the spec's own keys override",
+    )
     out.append(
         (
             "[propagation] (every model)",
             "Added to whichever model is chosen.",
-            describe(PropagationExtras),
+            [*describe(PropagationExtras), profile],
         )
     )
     out.append(("[medium]", "", describe(MediumConfig)))
@@ -144,6 +153,13 @@ def sections() -> list[tuple[str, str, list[KeyDoc]]]:
     out.append(("[[faults.outages]]", "", describe(OutageWindow)))
     out.append(("[[faults.failures]]", "", describe(NodeFailure)))
     out.append(("[[faults.jammers]]", "", describe(JammerConfig)))
+    ble_note = (
+        "Real BLE devices in the loop, read by `sidemesh ble bridge` only (see "
+        "[Real BLE hardware](#real-ble-hardware)). Placed advertisers are an array of tables, "
+        "`[[ble.devices]]`, with the keys below."
+    )
+    out.append(("[ble]", ble_note, describe(BleConfig)))
+    out.append(("[[ble.devices]]", "", describe(DevicePlacement)))
     return out
 
 

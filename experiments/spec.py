@@ -24,6 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from experiments.ble.config import BleConfig
 from mesh.config import (
     BridgeConfig,
     ConfigError,
@@ -53,7 +54,10 @@ SECTIONS: tuple[str, ...] = (
     "metrics",
     "routing",
     "faults",
+    "ble",
 )
+#: Sections of a propagation profile file (``[propagation] profile = "street.toml"``).
+PROFILE_SECTIONS = ("propagation", "calibration")
 DEFAULT_SPEC = "default.toml"
 
 
@@ -79,6 +83,8 @@ class Spec:
     #: A CSV topology, read (and checked against the endpoint classes) when the spec is loaded,
     #: so that a bad file is reported by ``load_spec`` / ``sidemesh validate`` and read only once.
     topology: Topology | None = None
+    #: ``[ble]``: real BLE devices in the loop (``sidemesh ble bridge``); None when absent.
+    ble: BleConfig | None = None
 
 
 def parse_duration(text: str | float | int) -> float:
@@ -196,7 +202,15 @@ def spec_from_data(
     except SpecError as err:
         raise _blame(err, data, items, options, source, base_dir) from None
     topology = _load_csv_topology(config, source)
-    return Spec(config=config, source=source, data=merged, base_dir=base_dir, topology=topology)
+    ble = None
+    if "ble" in merged:
+        try:
+            ble = build_dataclass(BleConfig, _table(merged, "ble", source), source, "[ble]")
+        except SpecError as err:
+            raise _blame(err, data, items, options, source, base_dir) from None
+    return Spec(
+        config=config, source=source, data=merged, base_dir=base_dir, topology=topology, ble=ble
+    )
 
 
 def _with_options(data: dict[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
@@ -359,7 +373,7 @@ def _csv_line_numbers(path: str) -> list[int]:
 
 def build_config(data: Mapping[str, Any], source: str, base_dir: Path) -> SimConfig:
     """Validate the TOML tables and build the engine configuration."""
-    for section in data:
+    for section in data:  # ([ble] is read by spec_from_data: the engine does not use it)
         if section not in SECTIONS:
             raise SpecError(
                 source, f"[{section}]", f"unknown section; allowed: {', '.join(SECTIONS)}"
@@ -368,7 +382,7 @@ def build_config(data: Mapping[str, Any], source: str, base_dir: Path) -> SimCon
         ScenarioConfig, _table(data, "scenario", source), source, "[scenario]"
     )
     topology = _build_topology(_table(data, "topology", source), source, base_dir)
-    prop_table = dict(_table(data, "propagation", source))
+    prop_table = _with_profile(dict(_table(data, "propagation", source)), source, base_dir)
     walls_table = {k: prop_table.pop(k) for k in list(prop_table) if k == "wall_loss_db"}
     propagation = _build_kind(
         PROPAGATION_MODELS,
@@ -439,6 +453,50 @@ def build_config(data: Mapping[str, Any], source: str, base_dir: Path) -> SimCon
         section, _, key = err.key.partition(".")
         where = f"[{section}] {key}" if key else f"[[{err.key}]]"
         raise SpecError(source, where, err.message) from None
+
+
+def _with_profile(table: dict[str, Any], source: str, base_dir: Path) -> dict[str, Any]:
+    """``[propagation]`` with its ``profile`` file's keys as defaults (the spec's keys win).
+
+    A profile (written by ``sidemesh ble calibrate``) holds a ``[propagation]`` table and an
+    optional ``[calibration]`` table of provenance that the engine does not read."""
+    if "profile" not in table:
+        return table
+    name = table.pop("profile")
+    key = "[propagation] profile"
+    if not isinstance(name, str) or not name.strip():
+        raise SpecError(source, key, f"must be a file name in quotes, got {show(name)}")
+    path = Path(name)
+    path = path if path.is_absolute() else base_dir / path
+    try:
+        profile = read_toml(path)
+    except SpecError as err:
+        raise SpecError(source, key, f"{name}: {err.message}") from None
+    for section in profile:
+        if section not in PROFILE_SECTIONS:
+            raise SpecError(
+                str(path),
+                f"[{section}]",
+                f"unknown section in a propagation profile; allowed: {', '.join(PROFILE_SECTIONS)}",
+            )
+    defaults = profile.get("propagation")
+    if not isinstance(defaults, dict) or not defaults:
+        raise SpecError(str(path), "[propagation]", "a profile needs a [propagation] table")
+    if "profile" in defaults:
+        raise SpecError(str(path), "[propagation] profile", "a profile cannot name another one")
+    if "model" in table and table["model"] != defaults.get("model", "log_distance"):
+        return table  # another model: the profile's parameters do not apply
+    # the profile alone must be valid: its own mistakes are reported under its name
+    _build_kind(
+        PROPAGATION_MODELS,
+        {k: v for k, v in defaults.items() if k != "wall_loss_db"},
+        "model",
+        "log_distance",
+        str(path),
+        "[propagation]",
+        also_allowed=("wall_loss_db",),
+    )
+    return {**defaults, **table}
 
 
 def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:

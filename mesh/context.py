@@ -35,6 +35,7 @@ STREAM_NAMES: tuple[str, ...] = (
     "routing",
     "mobility",
     "faults",
+    "external",
 )
 
 

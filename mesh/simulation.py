@@ -32,6 +32,7 @@ from mesh.downlink import (
     keepalive_process,
     lora_listening,
 )
+from mesh.external import ExternalHooks, ExternalPlan, ExternalPort, extend, make_env
 from mesh.faults import FaultEngine, FaultError, Jammer, jammer_phase_s, plan_faults
 from mesh.forwarding import FORWARDERS, Forwarder, best_decoder, decoders
 from mesh.fsksync import FskSync, draw_sync
@@ -113,6 +114,7 @@ class SimResult:
     movers: Movers | None = None  # trajectories of mobile endpoints (None: nobody moves)
     collisions: int = 0  # receptions lost to interference, every frame and receiver
     reached: np.ndarray | None = None  # per node: a bridge can decode it (static tables)
+    external: ExternalPort | None = None  # external nodes' port (None: none)
 
     @property
     def endpoint_ids(self) -> np.ndarray:
@@ -573,20 +575,29 @@ def simulate(
     topology: Topology | None = None,
     progress: Callable[[float, float], None] | None = None,
     trace: bool = False,
+    external: ExternalPlan | None = None,
+    hooks: ExternalHooks | None = None,
 ) -> SimResult:
     """Run one scenario. ``progress(sim_time_s, duration_s)`` is called as simulated time passes;
-    ``trace`` keeps the relaying event trace (``SimResult.routing.trace``)."""
-    ctx = SimContext(config.scenario.seed)
+    ``trace`` keeps the relaying event trace (``SimResult.routing.trace``). ``external`` adds
+    outside devices whose uplinks ``hooks`` inject while the run goes on (``mesh.external``;
+    in real time when the plan gives a factor)."""
+    if (external is None) != (hooks is None):
+        raise ValueError("external and hooks go together")
+    ctx = SimContext(config.scenario.seed, env=make_env(external))
     topo = (
         topology
         if topology is not None
         else topologies.generate(config.topology, ctx.rng("topology"))
     )
+    class_of_node = assign_classes(topo, config.endpoint_classes, ctx.rng("classes"))
+    external_ids = np.zeros(0, dtype=np.int64)
+    if external is not None:
+        config, topo, class_of_node, external_ids = extend(config, topo, class_of_node, external)
     classes = config.endpoint_classes
     n = topo.n_nodes
     is_bridge = topo.roles == ROLE_BRIDGE
     bridges = topo.bridge_ids
-    class_of_node = assign_classes(topo, classes, ctx.rng("classes"))
     link_phys = class_phys(config)
     preference = [preferred_order(c, link_phys[i]) for i, c in enumerate(classes)]
     shadow_key = int(ctx.rng("shadowing").integers(0, 2**63 - 1))
@@ -632,7 +643,9 @@ def simulate(
             )
 
     duration_s = config.scenario.duration_s
-    schedule = build_schedule(classes, class_of_node, duration_s, ctx.rng("traffic"))
+    traffic_class = class_of_node.copy()
+    traffic_class[external_ids] = -1  # external nodes send only what is injected
+    schedule = build_schedule(classes, traffic_class, duration_s, ctx.rng("traffic"))
     channel_u = ctx.rng("mac").random(schedule.n_packets)
     records = PacketRecords(schedule.endpoint, schedule.times_s)
     primary_code = np.array([LINK_CODE[c.link] for c in classes], dtype=np.int8)
@@ -756,6 +769,11 @@ def simulate(
             routing.failed = faults.failed
             routing.powered_off = faults.off
 
+    port: ExternalPort | None = None
+    if external is not None and hooks is not None:
+        port = ExternalPort(net, external, hooks, external_ids, ctx.rng("external"))
+        ctx.env.process(port.pump())
+
     times = schedule.times_s.tolist()
     u = channel_u.tolist()
     indptr = schedule.indptr.tolist()
@@ -859,6 +877,7 @@ def simulate(
         movers=movers,
         collisions=medium.collisions,
         reached=reached,
+        external=port,
     )
 
 

@@ -63,3 +63,25 @@ def test_every_module_opens_with_a_docstring(package: str) -> None:
     for path in modules(package):
         doc = ast.get_docstring(ast.parse(path.read_text()))
         assert doc and len(doc) > 40, f"{path} has no real module docstring"
+
+
+def test_ble_modules_open_with_a_docstring_and_import_bleak_lazily() -> None:
+    """bleak and Bumble are optional: the ``experiments.ble`` modules import them only inside
+    functions, except ``sim`` (the Bumble backend), which nothing imports at module level."""
+    for path in sorted((REPO / "experiments" / "ble").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        if path.name != "__init__.py":
+            doc = ast.get_docstring(tree)
+            assert doc and len(doc) > 40, f"{path} has no real module docstring"
+        top: set[str] = set()
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                top.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                top.add(node.module.split(".")[0])
+                if node.module == "experiments.ble.sim" or (
+                    node.module == "experiments.ble" and any(a.name == "sim" for a in node.names)
+                ):
+                    raise AssertionError(f"{path.name} imports the Bumble backend eagerly")
+        if path.name != "sim.py":
+            assert not top & {"bleak", "bumble"}, f"{path.name} imports bleak or bumble eagerly"
