@@ -104,11 +104,13 @@ class Backhaul:
             return 0.0
         return math.exp(self._mu + self._sigma * float(rng.standard_normal()))
 
-    def latencies_s(self, k: int) -> np.ndarray:
-        """``k`` independent copy latencies, drawn from the backhaul stream."""
+    def latencies_s(self, k: int, rng: np.random.Generator | None = None) -> np.ndarray:
+        """``k`` independent copy latencies, drawn from ``rng`` (default: the backhaul stream;
+        a caller with a stream of its own passes it, so its draws leave this one alone)."""
         if self._mu is None:
             return np.zeros(k)
-        return np.exp(self._mu + self._sigma * self._rng.standard_normal(k))
+        source = self._rng if rng is None else rng
+        return np.exp(self._mu + self._sigma * source.standard_normal(k))
 
     def first_arrival_s(
         self, sent_s: np.ndarray, copies: np.ndarray, uniform: np.ndarray

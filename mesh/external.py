@@ -14,7 +14,9 @@ What it models
       through the shared medium, so it meets the simulated traffic (interference, capture, the
       bridges' scan windows and demodulators) and the bridges' positions and path loss. It is
       delivered when a bridge that decoded one of its PDUs has its backhaul up; it reaches the
-      network server one backhaul latency later (the first of the up decoders' copies).
+      network server one backhaul latency later (the first of the up decoders' copies; the
+      latencies of external nodes' copies and downlinks are drawn from the run's ``external``
+      stream, so injecting leaves every other stream, and the simulated traffic's draws, alone).
     * A downlink to an external node (:meth:`ExternalPort.downlink`, or the routes the hooks
       return for a delivered uplink) goes from the network server through the strongest bridge
       that decoded the node's last delivered uplink and has its backhaul up, one backhaul
@@ -25,7 +27,9 @@ What it models
       as soon as its fate is known (so a caller interrupted mid-run still holds every finished
       row).
     * Real time: :func:`make_env` gives a ``simpy.rt.RealtimeEnvironment`` (``strict=False``:
-      a slow step is late, not an error) when a factor is given.
+      a slow step is late, not an error) when a factor is given; ``mesh.simulation.simulate``
+      re-anchors its wall clock (``env.sync()``) once the run is set up, just before it starts,
+      so the time spent building tables is not caught up in a burst of early steps.
 
 Sources: Bluetooth Core Spec v5.3 Vol 6 Part B 4.4.2 (advertising events), 4.5 (connection
 events), 2.3.3.1 (CONNECT_IND); SimPy 4 ``simpy.rt.RealtimeEnvironment``.
@@ -124,6 +128,9 @@ class Injection:
     payload: bytes
     wall_s: float = math.nan  # when the outside world saw it (monotonic clock)
     tag: str = ""  # free text carried to the record (e.g. the measured RSSI)
+    #: who sent it, carried to the record's ``name`` (e.g. the address of the device holding
+    #: a shared slot); empty: the node's own name
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -262,7 +269,8 @@ class ExternalPort:
         self.node_ids = node_ids.tolist()
         self.rng = rng
         self.phy = net.phy_of(self.node_ids[0], "ble")
-        self.last_heard: dict[int, Any] = {}  # node index -> its last decoded PDU
+        # node index -> a decoded PDU of its last delivered uplink (the downlink route)
+        self.last_heard: dict[int, Any] = {}
         self.uplinks = 0
         self.downlinks = 0
 
@@ -299,6 +307,7 @@ class ExternalPort:
         gap_s = phy.config.ble.adv_pdu_gap_s
         start_s = env.now
         heard: set[int] = set()
+        decoded: Any = None  # the last PDU some bridge decoded
         best_dbm = -math.inf
         reason = BELOW_SENSITIVITY
         for channel in range(len(ADV_CHANNELS)):
@@ -309,7 +318,7 @@ class ExternalPort:
             if ok.any():
                 heard.update(tx.rx[ok].tolist())
                 best_dbm = max(best_dbm, float(tx.rssi_dbm[ok].max()))
-                self.last_heard[item.node] = tx
+                decoded = tx
             else:
                 reason = max(reason, net.forwarder.missed_reason(tx))
             if channel < len(ADV_CHANNELS) - 1:
@@ -318,7 +327,8 @@ class ExternalPort:
         delivered_s = math.nan
         if up:
             fate = "delivered"
-            delivered_s = env.now + float(np.min(net.backhaul.latencies_s(len(up))))
+            delivered_s = env.now + float(np.min(net.backhaul.latencies_s(len(up), self.rng)))
+            self.last_heard[item.node] = decoded
         elif heard:
             fate = "backhaul_down"
         else:
@@ -326,7 +336,7 @@ class ExternalPort:
         self.uplinks += 1
         row = UplinkRow(
             node=item.node,
-            name=self.plan.nodes[item.node].name,
+            name=item.name or self.plan.nodes[item.node].name,
             start_s=start_s,
             wall_s=item.wall_s,
             size_bytes=size,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import simpy
+import simpy.rt
 
 import topologies
 from mesh.backhaul import Backhaul
@@ -803,6 +804,8 @@ def simulate(
         ctx.env.process(keepalive_process(net, node, link_phys[class_of_node[node]]["lora"]))
 
     env = ctx.env
+    if isinstance(env, simpy.rt.RealtimeEnvironment):
+        env.sync()  # wall time 0 is now, not when the environment was made (before the set-up)
     # The run ends when every endpoint is done with its last packet and downlink; processes that
     # only keep time (backhaul outage edges, keep-alives) do not extend it.
     all_done = simpy.AllOf(env, endpoints_running)

@@ -51,7 +51,7 @@ class BleUnavailable(Exception):
 
     def __init__(self, message: str, kind: str) -> None:
         super().__init__(message)
-        self.kind = kind  # extra | no_adapter | powered_off | permission | busy | other
+        self.kind = kind  # extra | no_adapter | powered_off | permission | busy | no_nus | other
 
 
 def require_bleak() -> ModuleType:
@@ -74,13 +74,15 @@ def explain(err: BaseException) -> BleUnavailable | None:
     names = _class_names(err)
     if "BleakBluetoothNotAvailableError" in names:
         reason = getattr(getattr(err, "reason", None), "name", "UNKNOWN")
+        # bleak keeps (message, reason) in args: str(err) would show the tuple
+        text = str(err.args[0]) if err.args else str(err)
         if reason in ("NO_BLUETOOTH", "NO_BLE_CENTRAL_ROLE"):
-            return BleUnavailable(f"{NO_ADAPTER} ({err})", "no_adapter")
+            return BleUnavailable(f"{NO_ADAPTER} ({text})", "no_adapter")
         if reason == "POWERED_OFF":
             return BleUnavailable(POWERED_OFF, "powered_off")
         if reason.startswith("DENIED"):
             return BleUnavailable(PERMISSION, "permission")
-        return BleUnavailable(f"Bluetooth is not available: {err}", "other")
+        return BleUnavailable(f"Bluetooth is not available: {text}", "other")
     if "BleakDBusError" in names:
         name = str(getattr(err, "dbus_error", ""))
         if name == "org.bluez.Error.NotReady":

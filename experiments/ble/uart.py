@@ -3,7 +3,14 @@
 What it models
     * Writes to the RX characteristic are cut into chunks of ``ATT_MTU - 3`` bytes (the ATT
       Write Command / Write Request header is 3 bytes: opcode and handle), sent in order,
-      without response when the characteristic allows it.
+      without response when the characteristic allows it. The size comes from the RX
+      characteristic's ``max_write_without_response_size`` (bleak's public API; ATT_MTU - 3 as
+      negotiated, the same bound for a Write Request), never from ``BleakClient.mtu_size``,
+      which on BlueZ warns and reports 23 unless a private ``_acquire_mtu()`` was called.
+    * One message is written whole before the next one starts (:meth:`UartLink.send` holds a
+      lock over its chunks: every write is awaited, a D-Bus call on BlueZ, so two messages sent
+      close together would otherwise interleave their chunks); messages go out in the order
+      :meth:`UartLink.send` was called.
     * Notifications from the TX characteristic arrive as chunks of a byte stream that NUS does
       not frame: :class:`LineFramer` rebuilds newline-terminated messages (``framing = "line"``),
       or each notification is one message (``framing = "notification"``).
@@ -11,12 +18,16 @@ What it models
       (from the ``BLEDevice`` it saw: no second scan), discovers the service, subscribes, and
       after an unsolicited disconnect reconnects with exponential backoff
       (:class:`Backoff`), recording each outage (start, end, attempts) as an :class:`Outage`.
+      It gives up, raising :class:`~experiments.ble.errors.BleUnavailable`, when the board has
+      no NUS (:class:`NusMissing`), when the adapter is off or access is denied, and after
+      ``max_adapter_failures`` attempts in a row that found no adapter.
 
 Sources: Nordic Semiconductor, nRF Connect SDK "Nordic UART Service (NUS)" (UUIDs, RX write /
 TX notify); Bluetooth Core Spec v5.3 Vol 3 Part F 3.4.5 (ATT Write Request / Command: 3-byte
 header, so ATT_MTU - 3 bytes of value) and 3.2.8 (default ATT_MTU 23); bleak 3.x
-``BleakClient`` (``connect``, ``start_notify``, ``write_gatt_char``, ``mtu_size``,
-``disconnected_callback``).
+``BleakClient`` (``connect``, ``start_notify``, ``write_gatt_char``, ``disconnected_callback``)
+and ``BleakGATTCharacteristic.max_write_without_response_size`` (BlueZ >= 5.62 reports the
+characteristic's MTU; older BlueZ gives 20, the safe minimum).
 
 Leaves out: pairing and encryption (NUS boards usually run without), flow control beyond
 write-with-response ordering, and a send queue across outages (a message routed to the board
@@ -123,8 +134,12 @@ class Outage:
     reason: str
 
 
-class NusMissing(Exception):
-    """The peripheral answered but has no Nordic UART Service."""
+class NusMissing(BleUnavailable):
+    """The peripheral answered but has no Nordic UART Service (kind ``no_nus``; exit status 2
+    at the command line)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "no_nus")
 
 
 class UartLink:
@@ -141,6 +156,7 @@ class UartLink:
         backoff: Backoff | None = None,
         backend: type | None = None,
         connect_timeout_s: float = 10.0,
+        max_adapter_failures: int = 5,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -151,6 +167,10 @@ class UartLink:
         self.backoff = backoff or Backoff()
         self.backend = backend
         self.connect_timeout_s = connect_timeout_s
+        if max_adapter_failures < 1:
+            raise ValueError(f"max_adapter_failures must be >= 1, got {max_adapter_failures}")
+        self.max_adapter_failures = max_adapter_failures
+        self._adapter_failures = 0
         self._clock = clock
         self._sleep = sleep
         self._t0 = clock()
@@ -168,6 +188,7 @@ class UartLink:
         self.unsent = 0
         self._rx: Any = None
         self._without_response = False
+        self._write_lock = asyncio.Lock()
 
     def now_s(self) -> float:
         return self._clock() - self._t0
@@ -178,17 +199,28 @@ class UartLink:
         while not self._closing:
             try:
                 await self._connect()
-            except (NusMissing, BleUnavailable):
+            except BleUnavailable:  # no NUS on the board, or no bleak
                 raise
             except Exception as err:  # the board is away, out of range, or refused
                 problem = explain(err)
                 if problem is not None and problem.kind in ("extra", "permission", "powered_off"):
                     raise problem from err
                 self._outage_reason = f"connect failed: {type(err).__name__}: {err}".strip()
+                if problem is not None and problem.kind == "no_adapter":
+                    self._adapter_failures += 1
+                    if self._adapter_failures >= self.max_adapter_failures:
+                        raise BleUnavailable(
+                            f"{problem} (gave up reconnecting to {self.address} after "
+                            f"{self._adapter_failures} attempts)",
+                            "no_adapter",
+                        ) from err
+                else:
+                    self._adapter_failures = 0
                 if self._closing:
                     break
                 await self._sleep(self.backoff.delay_s(self._attempts))
                 continue
+            self._adapter_failures = 0
             await self._lost.wait()
             self._lost.clear()
 
@@ -250,24 +282,30 @@ class UartLink:
 
     @property
     def mtu(self) -> int:
-        client = self.client
-        return max(DEFAULT_ATT_MTU, int(client.mtu_size)) if client is not None else 0
+        """The ATT_MTU of the connection as the RX characteristic reports it (its
+        ``max_write_without_response_size`` + 3, at least 23); 0 when not connected."""
+        if self.client is None or self._rx is None:
+            return 0
+        size = int(self._rx.max_write_without_response_size)
+        return max(DEFAULT_ATT_MTU, size + ATT_HEADER_BYTES)
 
     async def send(self, data: bytes) -> bool:
-        """Write ``data`` to the board's RX characteristic in chunks; False when not connected
+        """Write ``data`` to the board's RX characteristic in chunks, after every message sent
+        before it and without another message's chunks in between; False when not connected
         (or the link dropped while writing)."""
-        client = self.client
-        if client is None:
-            self.unsent += 1
-            return False
-        try:
-            for part in chunks(data, self.mtu):
-                await client.write_gatt_char(self._rx, part, response=not self._without_response)
-        except Exception:
-            self.unsent += 1
-            return False
-        self.writes += 1
-        return True
+        async with self._write_lock:
+            client, rx = self.client, self._rx
+            if client is None:
+                self.unsent += 1
+                return False
+            try:
+                for part in chunks(data, self.mtu):
+                    await client.write_gatt_char(rx, part, response=not self._without_response)
+            except Exception:
+                self.unsent += 1
+                return False
+            self.writes += 1
+            return True
 
     async def close(self) -> list[Outage]:
         """Disconnect for good; an outage still open is closed with end NaN."""

@@ -90,9 +90,14 @@ class BleakError(Exception):
 
 
 class BleakBluetoothNotAvailableError(BleakError):
+    """Like bleak 3's: ``args`` is ``(msg, reason)``, so ``str(err)`` shows the tuple."""
+
     def __init__(self, msg: str, reason: Reason) -> None:
-        super().__init__(msg)
-        self.reason = reason
+        super().__init__(msg, reason)
+
+    @property
+    def reason(self) -> Reason:
+        return self.args[1]  # type: ignore[no-any-return]
 
 
 class BleakDBusError(BleakError):
@@ -107,12 +112,12 @@ class BleakDBusError(BleakError):
         (
             BleakBluetoothNotAvailableError("none", Reason.NO_BLUETOOTH),
             "no_adapter",
-            "no Bluetooth",
+            "dongle (Linux: check `bluetoothctl list`) (none)",
         ),
         (BleakBluetoothNotAvailableError("x", Reason.NO_BLE_CENTRAL_ROLE), "no_adapter", "dongle"),
         (BleakBluetoothNotAvailableError("off", Reason.POWERED_OFF), "powered_off", "power on"),
         (BleakBluetoothNotAvailableError("no", Reason.DENIED_BY_SYSTEM), "permission", "group"),
-        (BleakBluetoothNotAvailableError("?", Reason.UNKNOWN), "other", "not available"),
+        (BleakBluetoothNotAvailableError("?", Reason.UNKNOWN), "other", "not available: ?"),
         (BleakDBusError("org.bluez.Error.NotReady"), "powered_off", "powered off"),
         (BleakDBusError("org.bluez.Error.NotPermitted"), "permission", "permission"),
         (BleakDBusError("org.freedesktop.DBus.Error.AccessDenied"), "permission", "permission"),
@@ -130,6 +135,7 @@ def test_every_adapter_problem_has_one_clear_message(
     problem = errors.explain(err)
     assert problem is not None and problem.kind == kind and words in str(problem)
     assert problem.exit_code == 2
+    assert "Reason" not in str(problem) and "('" not in str(problem)  # no repr of bleak's args
 
 
 def test_other_errors_are_not_adapter_problems() -> None:
