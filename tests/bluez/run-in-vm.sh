@@ -4,11 +4,13 @@
 # bluetoothd running, and the host's root filesystem mounted read-only; exit with CMD's status.
 #
 # Adapted from the shared bluez-vm recipe (shared/bluez-vm/run-in-vm.sh): the same software-emulated
-# (TCG) guest, plus bluetoothd with debug logging, the guest console kept in the run folder, and on
-# failure the tail of bluetoothd's log and of the console printed. These machines show a /dev/kvm,
-# but a KVM guest hangs in the BIOS or fails to set MSRs, so there is no KVM option. The only
-# writable places in the guest are the run folder ($OUT, shared with the host), /run, /var/tmp
-# (TMPDIR) and /var/lib/bluetooth (tmpfs each, lost at power-off).
+# (TCG) guest, plus `-cpu max` (numpy's wheels need at least x86-64-v2 and die with an illegal
+# instruction on QEMU's default CPU), bluetoothd with debug logging, an HCI trace (btmon, in
+# hci.btsnoop), the guest console kept in the run folder, and on failure the tail of bluetoothd's
+# log and of the console printed. These machines show a /dev/kvm, but a KVM guest hangs in the
+# BIOS or fails to set MSRs, so there is no KVM option. The only writable places in the guest are
+# the run folder ($OUT, shared with the host), /run, /var/tmp (TMPDIR) and /var/lib/bluetooth
+# (tmpfs each, lost at power-off).
 #
 # Environment: SIDEMESH_BLUEZ_VM_DIR (cache, as provision.sh), SIDEMESH_BLUEZ_VM_TIMEOUT (s, 600),
 # SIDEMESH_BLUEZ_VM_MEM (MiB, 2048). Leaves out: networking in the guest, bluetoothd state kept
@@ -21,10 +23,13 @@ if [ ! -f "$DIR/vmlinuz" ] || [ ! -f "$DIR/initrd.gz" ]; then
   exit 2
 fi
 mkdir -p "$DIR/runs"
+# keep the folders of the last 10 runs (logs and HCI traces, a few MB each)
+ls -1dt "$DIR"/runs/run.* 2>/dev/null | tail -n +10 | xargs -r rm -rf
 OUT=$(mktemp -d "$DIR/runs/run.XXXXXX")
 printf '%q ' "$@" >"$OUT/cmd"
 cat >"$OUT/guest.sh" <<GUEST
 mkdir -p /run/dbus && dbus-daemon --system --fork
+btmon -w $OUT/hci.btsnoop >/dev/null 2>&1 &
 /usr/libexec/bluetooth/bluetoothd -n -d >$OUT/bluetoothd.log 2>&1 &
 for i in \$(seq 100); do
   dbus-send --system --print-reply --dest=org.freedesktop.DBus / \
@@ -38,7 +43,7 @@ GUEST
 echo "[run-in-vm] out folder $OUT"
 
 set +e
-timeout "${SIDEMESH_BLUEZ_VM_TIMEOUT:-600}" qemu-system-x86_64 -accel tcg,thread=multi -smp 2 \
+timeout "${SIDEMESH_BLUEZ_VM_TIMEOUT:-600}" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 \
   -m "${SIDEMESH_BLUEZ_VM_MEM:-2048}" -nographic -no-reboot -nic none \
   -kernel "$DIR/vmlinuz" -initrd "$DIR/initrd.gz" \
   -append "console=ttyS0 quiet loglevel=3 panic=-1 vmout=$OUT kdir=$DIR/kern" \

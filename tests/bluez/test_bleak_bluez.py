@@ -9,8 +9,9 @@ What it checks, with Bumble peripherals on the air (tests/bluez/virtual.py):
     * a NUS peripheral: connect, service discovery, notifications subscribed, the ATT MTU that
       BlueZ exchanged (bleak learns it only through ``_acquire_mtu``), a value over 512 bytes
       refused, a message written in min(ATT_MTU - 3, 512)-byte chunks without response (and a
-      write with response), notifications received in order, and the disconnect callback when
-      the peripheral drops the link;
+      write with response), notifications received in order, the disconnect callback when
+      the peripheral drops the link, and the services discovered over GATT showing in the
+      device's later adverts (bleak's ``service_uuids`` is BlueZ's ``UUIDs`` property);
     * BlueZ refuses a second concurrent scan from one D-Bus client (bleak shares one D-Bus
       connection per process: org.bluez.Error.InProgress) while another client may scan at
       the same time: why experiments.ble keeps one long-lived scanner per adapter.
@@ -59,6 +60,8 @@ SW_DATA = bytes.fromhex("4101a0b1c2d3e4f5")
 NUS_NAME, NUS_ADDRESS, NUS_RSSI = "NUS-01", "C0:5A:00:00:00:02", -71
 ATT_WRITE_HEADER_BYTES = 3  # Core v5.3 Vol 3 Part F 3.4.5: opcode and handle
 ATT_MAX_VALUE_BYTES = 512  # Core v5.3 Vol 3 Part F 3.2.9
+GAP_UUID = "00001800-0000-1000-8000-00805f9b34fb"
+GATT_UUID = "00001801-0000-1000-8000-00805f9b34fb"
 
 Seen = dict[str, tuple[BLEDevice, AdvertisementData]]
 OnAdvert = Callable[[BLEDevice, AdvertisementData], None]
@@ -147,7 +150,9 @@ def test_nus_connect_notify_chunked_write_and_disconnect_by_the_peripheral() -> 
     with virtual_street() as street:
         _, nus = street.peripheral(NUS_NAME, NUS_ADDRESS, nus_advert(NUS_NAME), NUS_RSSI, nus=True)
         assert nus is not None
-        mtu, refused, writes, notifications, still_connected = asyncio.run(nus_session(street, nus))
+        mtu, refused, writes, notifications, still_connected, uuids_after = asyncio.run(
+            nus_session(street, nus)
+        )
 
     # BlueZ asks for an ATT_MTU of 517 and Bumble's server accepts it; a write then carries at
     # most min(ATT_MTU - 3, 512) bytes: 512 is the longest attribute value (Core v5.3 Vol 3
@@ -158,6 +163,9 @@ def test_nus_connect_notify_chunked_write_and_disconnect_by_the_peripheral() -> 
     assert len(writes) == 4
     assert notifications == [b"hello ", b"from ", b"the board\n"]
     assert still_connected is False
+    # BlueZ keeps what it learnt over GATT: the next advert of this device reports the services
+    # it discovered (GAP 0x1800, GATT 0x1801) besides the advertised NUS UUID.
+    assert uuids_after == [GAP_UUID, GATT_UUID, NUS_SERVICE_UUID]
 
 
 def chunk_bytes(mtu: int) -> int:
@@ -177,7 +185,7 @@ def chunked(message: bytes, mtu: int) -> list[bytes]:
 
 async def nus_session(
     street: VirtualStreet, nus: NusPeripheral
-) -> tuple[int, BleakGATTProtocolErrorCode | None, list[bytes], list[bytes], bool]:
+) -> tuple[int, BleakGATTProtocolErrorCode | None, list[bytes], list[bytes], bool, list[str]]:
     seen = await scan_until_seen(street.adapter, {NUS_ADDRESS})
     notifications: list[bytes] = []
     three = asyncio.Event()
@@ -224,11 +232,14 @@ async def nus_session(
 
         await street.acall(nus.drop_link())
         await asyncio.wait_for(disconnected.wait(), TIMEOUT_S)
-        return mtu, refused, writes, notifications, client.is_connected
+        still_connected = client.is_connected
     finally:
         # Also after the peripheral dropped the link: only disconnect() releases the client's
         # own D-Bus connection (bleak 3.1 BleakClientBlueZDBus.disconnect).
         await client.disconnect()
+    again = await scan_until_seen(street.adapter, {NUS_ADDRESS})
+    uuids_after = sorted(again[NUS_ADDRESS][1].service_uuids)
+    return mtu, refused, writes, notifications, still_connected, uuids_after
 
 
 def test_bluez_refuses_a_second_scan_from_one_client_but_not_from_another() -> None:

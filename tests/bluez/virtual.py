@@ -8,8 +8,9 @@ What it does
     each on its own Bumble controller, joined to the vhci controller by a Bumble ``LocalLink``:
     their advertising PDUs become the adapter's advertising reports and their ACL data its
     connections. Bumble reports every advertisement at -50 dBm; the vhci controller here
-    rewrites the RSSI of each report to the value set for its advertiser
-    (:meth:`VirtualStreet.peripheral`), so a test can check that RSSI is carried end to end.
+    (:class:`VhciController`) rewrites the RSSI of each report to the value set for its
+    advertiser (:meth:`VirtualStreet.peripheral`), so a test can check that RSSI is carried end
+    to end.
     :class:`NusPeripheral` serves the Nordic UART Service (RX write / write without response,
     TX notify) and records every write it receives.
 
@@ -103,8 +104,9 @@ def _legacy(data: bytes) -> bytes:
     return data
 
 
-class RssiController(Controller):
-    """A Bumble controller whose advertising reports carry a per-advertiser RSSI."""
+class VhciController(Controller):
+    """The Bumble controller that the kernel sees on /dev/vhci; its advertising reports carry a
+    per-advertiser RSSI (Bumble's own report -50 dBm for every advertiser)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -185,7 +187,7 @@ class VirtualStreet:
         self.adapter = ""  # hciN, once open
         self._transport: Transport | None = None
         self._link: LocalLink | None = None
-        self._controller: RssiController | None = None
+        self._controller: VhciController | None = None
         self.devices: list[Device] = []
 
     def _serve(self) -> None:
@@ -223,7 +225,7 @@ class VirtualStreet:
         self._transport = await open_transport("vhci")
         self._link = LocalLink()
         # No fixed public address: bluetoothd then gives the adapter a static random one.
-        self._controller = RssiController(
+        self._controller = VhciController(
             "vhci",
             host_source=self._transport.source,
             host_sink=self._transport.sink,
@@ -273,13 +275,18 @@ class VirtualStreet:
         self.call(change())
 
     def close(self) -> None:
-        """Close the vhci adapter (the kernel removes hciN) and stop the loop."""
+        """Make bluetoothd forget the peripherals, close the vhci adapter (the kernel removes
+        hciN) and stop the loop. Forgetting matters: every vhci adapter gets the same static
+        address from bluetoothd, so without it the next test's adapter would inherit what BlueZ
+        learnt about these addresses (names, services discovered over GATT)."""
 
         async def shutdown() -> None:
             for device in self.devices:
                 await device.stop_advertising()
                 for connection in list(device.connections.values()):
                     await connection.disconnect()
+            if self.adapter:
+                await _forget(self.adapter, [str(d.random_address) for d in self.devices])
             if self._transport is not None:
                 await self._transport.close()
             # Let handlers Bumble spawned for the last PDUs run to completion (a task cancelled
@@ -346,6 +353,31 @@ async def _wait_powered(adapter: str, deadline: float) -> None:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"bluetoothd did not power {adapter} on (last reply: {reply})")
             await asyncio.sleep(0.1)
+    finally:
+        bus.disconnect()
+        await bus.wait_for_disconnect()
+
+
+async def _forget(adapter: str, addresses: list[str]) -> None:
+    """``Adapter1.RemoveDevice`` for each address BlueZ knows on ``adapter``."""
+    bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
+    try:
+        for address in addresses:
+            reply = await bus.call(
+                Message(
+                    destination="org.bluez",
+                    path=f"/org/bluez/{adapter}",
+                    interface="org.bluez.Adapter1",
+                    member="RemoveDevice",
+                    signature="o",
+                    body=[f"/org/bluez/{adapter}/dev_{address.upper().replace(':', '_')}"],
+                )
+            )
+            assert reply is not None
+            if reply.message_type == MessageType.ERROR and reply.error_name != (
+                "org.bluez.Error.DoesNotExist"
+            ):
+                raise RuntimeError(f"RemoveDevice {address}: {reply.error_name} {reply.body}")
     finally:
         bus.disconnect()
         await bus.wait_for_disconnect()
