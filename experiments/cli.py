@@ -669,8 +669,10 @@ def _ble_duration(text: str, option: str) -> float:
 
 def _run_ble(backend: str, work: Callable[[type | None, type | None], Any]) -> Any:
     """Run ``work(scanner_backend, client_backend)`` (a coroutine function) on bleak's loop;
-    adapter problems become one message and exit status 2."""
+    adapter problems become one message and exit status 2. Ctrl-C cancels ``work`` and raises
+    KeyboardInterrupt after its clean-up (``experiments.ble.loop``)."""
     from experiments.ble.errors import BleUnavailable, explain, require_bleak
+    from experiments.ble.loop import run_interruptible
 
     async def main() -> Any:
         if backend == "bumble":
@@ -687,7 +689,7 @@ def _run_ble(backend: str, work: Callable[[type | None, type | None], Any]) -> A
 
     try:
         require_bleak()
-        return asyncio.run(main())
+        return run_interruptible(main())
     except BleUnavailable as err:
         raise UsageFailure(str(err)) from None
     except (OSError, RuntimeError) as err:
@@ -778,8 +780,8 @@ def ble_record_command(
     adapter: str | None,
     backend: str,
 ) -> None:
-    """Log timestamped RSSI per device to OUT (time_s, address, name, rssi_dbm, tx_power_dbm,
-    distance_m): one run per distance of a walk-away test, with --append."""
+    """Log timestamped RSSI per device to OUT (time_s, epoch_s, address, name, rssi_dbm,
+    tx_power_dbm, distance_m): one run per distance of a walk-away test, with --append."""
     from experiments.ble.record import Recorder, merged_text, parse_distances
     from experiments.ble.scanner import Scanner
 
@@ -830,9 +832,14 @@ def ble_record_command(
     "--tx-power-dbm", type=float, help="Transmit power of devices that do not advertise it."
 )
 @click.option("--reference-distance-m", type=float, default=1.0, show_default=True)
-@click.option("--average", is_flag=True, help="Fit per-position means (shadowing only).")
+@click.option(
+    "--average",
+    is_flag=True,
+    help="Fit one mean per position: sigma is then shadowing only, without fast fading.",
+)
 @click.option("--bootstrap", type=click.IntRange(min=0), default=0, help="Bootstrap resamples.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed of the bootstrap.")
+@click.option("--force", is_flag=True, help="Replace OUT (and OUT.png) if they exist.")
 def ble_calibrate_command(
     recording: Path,
     out: Path,
@@ -842,6 +849,7 @@ def ble_calibrate_command(
     average: bool,
     bootstrap: int,
     seed: int,
+    force: bool,
 ) -> None:
     """Fit the log-distance model (PL at the reference distance, exponent, shadowing sigma, with
     standard errors) to RECORDING and write a propagation profile that a spec names with
@@ -850,33 +858,56 @@ def ble_calibrate_command(
         CalibrationError,
         fit_samples,
         plot_png,
+        positions,
         profile_toml,
         read_samples,
+        sigma_note,
         summary_text,
     )
+    from experiments.plots import write_bytes_atomic
 
     if not (math.isfinite(reference_distance_m) and reference_distance_m > 0):
         raise UsageFailure(f"--reference-distance-m: must be > 0, got {reference_distance_m}")
     if not out.absolute().parent.is_dir():
         raise UsageFailure(f"--out {out}: folder {out.absolute().parent} does not exist")
+    png = out.with_suffix(".png")
+    for path in (out, png) if plot else (out,):
+        if path.exists() and not force:
+            raise UsageFailure(f"--out {out}: {path} exists; use --force to replace it")
     try:
         samples = read_samples(recording, tx_power_dbm)
         fit = fit_samples(samples, reference_distance_m, average, bootstrap, seed)
     except CalibrationError as err:
         raise UsageFailure(str(err)) from None
+    image: bytes | None = None
+    if plot:
+        try:
+            image = plot_png(fit, samples)
+        except ImportError:
+            click.echo("(no plot: matplotlib is not installed)", err=True)
+        except Exception as err:  # a figure is a bonus: the profile is the result
+            click.echo(f"(no plot: {type(err).__name__}: {err})", err=True)
     try:
-        write_atomic(out, profile_toml(fit, str(recording), average))
+        if image is not None:
+            write_bytes_atomic(png, image)
+        elif plot and png.exists():  # an older figure would not show this fit
+            png.unlink()
+            click.echo(f"(removed {png}: it showed an earlier fit)", err=True)
+        try:
+            write_atomic(out, profile_toml(fit, str(recording), average, positions(samples)))
+        except OSError:
+            if image is not None:
+                png.unlink(missing_ok=True)  # no figure without its profile
+            raise
     except OSError as err:
         raise UsageFailure(f"--out {out}: cannot write ({err.strerror or err})") from None
     click.echo(summary_text(fit, samples.skipped))
+    note = sigma_note(samples, average)
+    if note is not None:
+        click.echo(note, err=True)
     click.echo(f"profile written to {out}")
-    if plot:
-        try:
-            plot_png(fit, samples, out.with_suffix(".png"))
-        except ImportError:
-            click.echo("(no plot: matplotlib is not installed)", err=True)
-        else:
-            click.echo(f"plot written to {out.with_suffix('.png')}")
+    if image is not None:
+        click.echo(f"plot written to {png}")
 
 
 @ble_group.command("bridge")
@@ -928,6 +959,14 @@ def ble_bridge_command(
         except OSError as err:
             raise UsageFailure(f"--out {out_dir}: cannot write ({err.strerror or err})") from None
 
+    def failed(message: str) -> UsageFailure:
+        """A fatal error: once the run has started, its results so far are written first."""
+        if not bridge.started:
+            return UsageFailure(message)
+        bridge.failure = bridge.failure or message
+        write()
+        return UsageFailure(f"{message}\nresults so far written to {out_dir}/")
+
     try:
         _run_ble(backend, work)
     except KeyboardInterrupt:
@@ -936,7 +975,13 @@ def ble_bridge_command(
         click.echo(f"\ninterrupted: results so far written to {out_dir}/", err=True)
         sys.exit(130)
     except ExternalError as err:
-        raise UsageFailure(f"{loaded.source}: {err}") from None
+        raise failed(f"{loaded.source}: {err}") from None
+    except UsageFailure as err:  # the board has no NUS, the adapter went away, ...
+        raise failed(err.message) from None
+    except Exception:
+        if bridge.started:
+            write()
+        raise
     write()
     s = bridge.summary()
     click.echo(

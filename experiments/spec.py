@@ -484,8 +484,14 @@ def _with_profile(table: dict[str, Any], source: str, base_dir: Path) -> dict[st
         raise SpecError(str(path), "[propagation]", "a profile needs a [propagation] table")
     if "profile" in defaults:
         raise SpecError(str(path), "[propagation] profile", "a profile cannot name another one")
-    if "model" in table and table["model"] != defaults.get("model", "log_distance"):
-        return table  # another model: the profile's parameters do not apply
+    profile_model = defaults.get("model", "log_distance")
+    if "model" in table and table["model"] != profile_model:
+        raise SpecError(
+            source,
+            key,
+            f"{name} is a {show(profile_model)} profile but [propagation] model is "
+            f"{show(table['model'])}: remove one of them, or set model = {show(profile_model)}",
+        )
     # the profile alone must be valid: its own mistakes are reported under its name
     _build_kind(
         PROPAGATION_MODELS,

@@ -11,6 +11,14 @@ What it does
     sigma measured at 2.4 GHz are kept), and a ``[calibration]`` table of provenance and
     uncertainties. With matplotlib, a figure of the data and the fit.
 
+    Sigma: by default every sample is a row of the fit, and sigma is the spread of all
+    samples around the line. Samples taken at one position share that position's shadowing
+    and differ by fast fading (multipath, people moving, the three advertising channels), so
+    this sigma counts fast fading as shadowing and overstates it; with ``average`` the fit uses
+    one mean per position and sigma is the spread of the positions (shadowing only, but from
+    few rows: record several positions per distance). :func:`sigma_note` says so when a
+    recording has many samples per position and ``average`` is off.
+
 Sources: Rappaport 2nd ed. section 4.9 (via :mod:`radios.calibration`); BLE advertising
 channels 37/38/39 at 2402/2426/2480 MHz (Core Spec v5.3 Vol 6 Part A 2), whose centre 2.44 GHz
 is ``radios.ble.FREQUENCY_HZ``.
@@ -128,7 +136,9 @@ def fit_samples(
         raise CalibrationError(f"cannot fit: {err}") from None
 
 
-def profile_toml(fit: PathLossFit, source: str, average: bool) -> str:
+def profile_toml(
+    fit: PathLossFit, source: str, average: bool, n_positions: int | None = None
+) -> str:
     """The propagation profile: ``[propagation]`` for the engine, ``[calibration]`` for people.
     Checked by building the engine's model from it."""
     LogDistance(
@@ -160,6 +170,8 @@ def profile_toml(fit: PathLossFit, source: str, average: bool) -> str:
         f"reference_loss_se_db = {fit.reference_loss_se_db:.3f}",
         f"correlation = {fit.correlation:.4f}",
     ]
+    if n_positions is not None:
+        lines.append(f"positions = {n_positions}")
     if fit.exponent_ci95 is not None:
         assert fit.reference_loss_ci95_db is not None and fit.shadowing_sigma_ci95_db is not None
         lines += [
@@ -171,6 +183,27 @@ def profile_toml(fit: PathLossFit, source: str, average: bool) -> str:
             f"[{fit.shadowing_sigma_ci95_db[0]:.3f}, {fit.shadowing_sigma_ci95_db[1]:.3f}]",
         ]
     return "\n".join(lines) + "\n"
+
+
+def positions(samples: Samples) -> int:
+    """Distinct (device, distance) positions in ``samples``."""
+    return len(set(zip(samples.address.tolist(), samples.distance_m.tolist(), strict=True)))
+
+
+#: Mean samples per position above which pooled sigma is mostly fast fading (a note is shown).
+MANY_SAMPLES_PER_POSITION = 5
+
+
+def sigma_note(samples: Samples, average: bool) -> str | None:
+    """A note for the user when sigma pools many samples per position (see the module)."""
+    count = positions(samples)
+    if average or count == 0 or samples.loss_db.size < MANY_SAMPLES_PER_POSITION * count:
+        return None
+    return (
+        f"note: sigma pools {samples.loss_db.size} samples taken at {count} positions, so it "
+        "counts fast fading at each position as shadowing; --average fits one mean per "
+        "position (sigma is then shadowing only; record several positions per distance)"
+    )
 
 
 def summary_text(fit: PathLossFit, skipped: int) -> str:
@@ -191,15 +224,12 @@ def summary_text(fit: PathLossFit, skipped: int) -> str:
     return text
 
 
-def plot_png(fit: PathLossFit, samples: Samples, path: Path) -> None:
-    """Loss against distance (log axis) with the fitted median and +/- sigma, as a PNG
-    (written atomically)."""
+def plot_png(fit: PathLossFit, samples: Samples) -> bytes:
+    """Loss against distance (log axis) with the fitted median and +/- sigma: a PNG image."""
     import io
 
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-
-    from experiments.plots import write_bytes_atomic
 
     fig = Figure(figsize=(6.0, 4.0), layout="constrained")
     FigureCanvasAgg(fig)
@@ -222,4 +252,4 @@ def plot_png(fit: PathLossFit, samples: Samples, path: Path) -> None:
     ax.legend()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=120, metadata={"Software": None})
-    write_bytes_atomic(path, buffer.getvalue())
+    return buffer.getvalue()

@@ -32,6 +32,13 @@ def _check(cond: bool, key: str, message: str) -> None:
         raise ConfigError(key, message)
 
 
+def _finite(obj: object, *keys: str) -> None:
+    """Each of ``keys`` is a finite number (TOML allows nan and inf) or None."""
+    for key in keys:
+        value = getattr(obj, key)
+        _check(value is None or math.isfinite(value), key, f"must be a finite number, got {value}")
+
+
 @dataclass(frozen=True)
 class DevicePlacement:
     """One real advertiser placed in the topology."""
@@ -46,6 +53,7 @@ class DevicePlacement:
     def __post_init__(self) -> None:
         _check(bool(self.address.strip()), "address", "give the device's address")
         object.__setattr__(self, "address", self.address.strip().upper())
+        _finite(self, "x_m", "y_m")
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,7 @@ class NusConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "address", self.address.strip().upper())
+        _finite(self, "x_m", "y_m")
         _check(self.framing in ("line", "notification"), "framing", "must be line or notification")
         _check(self.route in ROUTES, "route", f"must be one of {', '.join(ROUTES)}")
         for key in ("connect_timeout_s", "backoff_initial_s", "backoff_max_s"):
@@ -149,6 +158,8 @@ class BleConfig:
         )
         _check(self.join in JOIN, "join", f"must be one of {', '.join(JOIN)}")
         _check(0 <= self.max_devices <= 1000, "max_devices", "must be in 0..1000")
+        _finite(self, "min_rssi_dbm", "tx_power_dbm", "min_interval_s", "poll_s")
+        _finite(self, "default_x_m", "default_y_m")  # (None: the area's centre)
         _check(self.min_interval_s >= 0, "min_interval_s", "must be >= 0")
         _check(self.poll_s > 0, "poll_s", "must be > 0")
         addresses = [d.address for d in self.devices]

@@ -20,6 +20,24 @@ What it does
     * Stop: :meth:`Handoff.stop` (Ctrl-C, or the end of the bridge) makes the next
       :meth:`pending` return None, which stops the run (``mesh.external.ExternalStop``).
 
+    Every crossing between the two threads, and nothing else (``experiments.ble.bridge``):
+
+    =====================================  ==============================  ===================
+    what                                   from -> to                      through
+    =====================================  ==============================  ===================
+    an uplink, with its device's address   loop -> simulation              :meth:`put` (lock)
+    a finished uplink or downlink row,     simulation -> loop              :meth:`to_loop`
+    shown to the user (``on_row``)
+    a downlink to write to the board       simulation -> loop              :meth:`to_loop`
+    the end of the simulation              simulation -> loop              :meth:`to_loop`
+    stop                                   loop -> simulation              :meth:`stop` (Event)
+    the rows kept for the results          simulation -> any reader        ``BridgeHooks``'
+                                                                           lock, on both sides
+    =====================================  ==============================  ===================
+
+    Everything else belongs to one thread: the scanner, the slots and the device addresses,
+    the link and the counters to the loop; the SimPy environment to the simulation thread.
+
 Sources: Python ``threading.Lock`` and ``asyncio.loop.call_soon_threadsafe`` (the one
 thread-safe entry into an event loop); SimPy 4 ``simpy.rt`` (the environment sleeps in its own
 thread between events, so it must not share a thread with the event loop).
@@ -50,9 +68,12 @@ class Handoff:
         self._stopped = threading.Event()
         self.put_count = 0
 
-    def put(self, node: int, payload: bytes, tag: str = "") -> None:
-        """Queue one uplink of external node ``node`` (any thread)."""
-        item = Injection(node=node, payload=bytes(payload), wall_s=self._clock(), tag=tag)
+    def put(self, node: int, payload: bytes, tag: str = "", name: str = "") -> None:
+        """Queue one uplink of external node ``node`` (any thread); ``name`` is the sender
+        (the device's address), carried to the uplink's row."""
+        item = Injection(
+            node=node, payload=bytes(payload), wall_s=self._clock(), tag=tag, name=name
+        )
         with self._lock:
             self._queue.append(item)
             self.put_count += 1

@@ -2,7 +2,8 @@
 
 What it does
     Subscribes to the shared :class:`experiments.ble.scanner.Scanner` and keeps one row per
-    advertisement: ``time_s`` (seconds since scanning started), ``address``, ``name``,
+    advertisement: ``time_s`` (seconds since scanning started), ``epoch_s`` (Unix time of the
+    report, UTC seconds: tells appended runs apart), ``address``, ``name``,
     ``rssi_dbm``, ``tx_power_dbm`` (the advertised TX Power Level, empty when not advertised)
     and ``distance_m`` (given per device with ``--distance ADDR=12.5``, empty otherwise). A
     walk-away test records the same device at several distances, one ``--append`` run per
@@ -18,13 +19,14 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from experiments.ble.adverts import Advertisement
 
-COLUMNS = ("time_s", "address", "name", "rssi_dbm", "tx_power_dbm", "distance_m")
+COLUMNS = ("time_s", "epoch_s", "address", "name", "rssi_dbm", "tx_power_dbm", "distance_m")
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class RssiRow:
     rssi_dbm: int
     tx_power_dbm: int | None
     distance_m: float | None
+    epoch_s: float = math.nan  # Unix time of the report (NaN: unknown)
 
 
 def parse_distances(items: tuple[str, ...] | list[str]) -> dict[str, float]:
@@ -59,10 +62,14 @@ class Recorder:
     """Rows of the advertisements of ``only`` (every device when None)."""
 
     def __init__(
-        self, distances: Mapping[str, float] | None = None, only: set[str] | None = None
+        self,
+        distances: Mapping[str, float] | None = None,
+        only: set[str] | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.distances = {k.upper(): v for k, v in (distances or {}).items()}
         self.only = {a.upper() for a in only} if only is not None else None
+        self.wall_clock = wall_clock
         self.rows: list[RssiRow] = []
 
     def __call__(self, adv: Advertisement) -> None:
@@ -76,6 +83,7 @@ class Recorder:
                 rssi_dbm=adv.rssi_dbm,
                 tx_power_dbm=adv.tx_power_dbm,
                 distance_m=self.distances.get(adv.address),
+                epoch_s=self.wall_clock(),
             )
         )
 
@@ -89,6 +97,7 @@ def csv_text(rows: list[RssiRow], header: bool = True) -> str:
         writer.writerow(
             (
                 f"{r.time_s:.3f}",
+                f"{r.epoch_s:.3f}" if math.isfinite(r.epoch_s) else "",
                 r.address,
                 r.name,
                 r.rssi_dbm,

@@ -57,9 +57,9 @@ from bumble.link import LocalLink
 from bumble.transport.common import AsyncPipeSink
 
 from experiments.ble.adverts import NUS_RX_UUID, NUS_SERVICE_UUID, NUS_TX_UUID
+from radios.ble import FREQUENCY_HZ as BLE_FREQUENCY_HZ
 from radios.propagation import LogDistance
 
-BLE_FREQUENCY_HZ = 2.44e9
 SIG_BASE = "-0000-1000-8000-00805f9b34fb"
 CENTRAL_ADDRESS = "F0:00:00:00:00:01"
 
@@ -206,7 +206,8 @@ class World:
 
     def __init__(self, config: WorldConfig) -> None:
         self.config = config
-        self.rng = np.random.Generator(np.random.PCG64(config.seed))
+        # one stream, for the RSSI reports' shadowing draws
+        self.rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(config.seed)))
         self.positions: dict[str, tuple[float, float]] = {}
         self.tx_power: dict[str, int] = {}
         self.link: LocalLink | None = None
@@ -214,6 +215,7 @@ class World:
         self.devices: dict[str, Device] = {}
         self.received: dict[str, list[bytes]] = {}  # NUS peripheral address -> RX writes
         self._tx: dict[str, gatt.Characteristic] = {}
+        self._echoes: set[asyncio.Task[None]] = set()  # notifications on their way
         self.scanning = False
 
     # -- world ---------------------------------------------------------------------------
@@ -266,6 +268,10 @@ class World:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        for task in list(self._echoes):
+            task.cancel()
+        if self._echoes:
+            await asyncio.wait(self._echoes)
         for device in [*self.devices.values(), self.central]:
             if device is None:
                 continue
@@ -278,6 +284,7 @@ class World:
                 await device.stop_advertising()
             if device.is_scanning:
                 await device.stop_scanning()
+            await device.power_off()
 
     async def _device(self, address: str, name: str, x_m: float, y_m: float) -> Device:
         assert self.link is not None
@@ -307,9 +314,11 @@ class World:
         def on_write(connection: Connection, value: bytes) -> None:
             self.received[key].append(bytes(value))
             if nus.echo_prefix is not None:
-                asyncio.get_running_loop().create_task(
-                    device.notify_subscribers(tx, nus.echo_prefix + bytes(value))
+                echo = asyncio.get_running_loop().create_task(
+                    self._notify(device, tx, nus.echo_prefix + bytes(value))
                 )
+                self._echoes.add(echo)
+                echo.add_done_callback(self._echoes.discard)
 
         rx: gatt.Characteristic[Any] = gatt.Characteristic(
             NUS_RX_UUID.upper(),
@@ -320,7 +329,6 @@ class World:
         )
         device.add_service(gatt.Service(NUS_SERVICE_UUID.upper(), [rx, tx]))
         self._tx[key] = tx
-        device.auto_restart_advertising = True  # type: ignore[attr-defined]
         await device.start_advertising(
             advertising_data=advertising_data(
                 nus.name, nus.tx_power_dbm, uuids128=(NUS_SERVICE_UUID,)
@@ -330,6 +338,10 @@ class World:
             advertising_interval_min=nus.interval_ms,
             advertising_interval_max=nus.interval_ms,
         )
+
+    @staticmethod
+    async def _notify(device: Device, tx: gatt.Characteristic, data: bytes) -> None:
+        await device.notify_subscribers(tx, data)
 
     async def notify(self, address: str, data: bytes) -> None:
         """The NUS peripheral at ``address`` sends ``data`` on TX (to every subscriber)."""
@@ -452,6 +464,13 @@ class BumbleClient(BaseBleakClient):
         self._connection = connection
         self._solicited = False
         connection.on(connection.EVENT_DISCONNECTION, self._on_disconnection)
+        try:
+            self.services = await self._discover(connection)
+        except BaseException:
+            await self.disconnect()  # no half-open connection left behind
+            raise
+
+    async def _discover(self, connection: Connection) -> BleakGATTServiceCollection:
         peer = Peer(connection)
         self._peer = peer
         await peer.discover_services()
@@ -478,7 +497,7 @@ class BumbleClient(BaseBleakClient):
                             descriptor, descriptor.handle, _uuid(descriptor.type), bleak_char
                         )
                     )
-        self.services = collection
+        return collection
 
     def _on_disconnection(self, reason: int) -> None:
         self._connection = None

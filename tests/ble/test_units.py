@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,9 +17,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from experiments.ble import adverts, errors
+from experiments.ble import adverts, calibrate, errors
 from experiments.ble.calibrate import CalibrationError, fit_samples, profile_toml, read_samples
 from experiments.ble.handoff import Handoff
+from experiments.ble.loop import run_interruptible
 from experiments.ble.record import Recorder, RssiRow, csv_text, merged_text, parse_distances
 from experiments.ble.uart import Backoff, LineFramer, NotificationFramer, chunks
 from experiments.cli import main
@@ -155,13 +159,20 @@ def test_a_missing_extra_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_the_core_and_the_cli_import_without_bleak() -> None:
+    """With bleak and Bumble installed (the test extra), importing the CLI and every BLE module
+    but the Bumble street loads neither of them, nor matplotlib."""
     code = (
-        "import sys; sys.modules['bleak'] = None; sys.modules['bumble'] = None\n"
+        "import sys\n"
         "import experiments.cli, experiments.ble.bridge, experiments.ble.calibrate\n"
         "import experiments.ble.record, experiments.ble.uart, experiments.ble.handoff\n"
-        "assert 'bleak' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
+        "import experiments.ble.scanner, experiments.ble.loop, experiments.ble.adverts\n"
+        "heavy = ('bleak', 'bumble', 'matplotlib')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=True, cwd=REPO, capture_output=True, text=True
+    )
+    assert done.stdout.strip() == "[]"
 
 
 # -- UART ----------------------------------------------------------------------------------
@@ -216,6 +227,55 @@ def test_handoff_to_a_closed_loop_is_dropped_quietly() -> None:
     Handoff.to_loop(loop, print, "never")
 
 
+# -- Ctrl-C --------------------------------------------------------------------------------
+
+
+def test_a_second_ctrl_c_lets_the_clean_up_finish(capsys: pytest.CaptureFixture[str]) -> None:
+    steps: list[str] = []
+
+    async def work() -> None:
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C: cancels the work
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            steps.append("cancelled")
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C again, while cleaning up
+            await asyncio.sleep(0.05)
+            steps.append("cleaned up")
+            raise
+
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        run_interruptible(work())
+    assert steps == ["cancelled", "cleaned up"]
+    assert "still closing down" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_a_third_ctrl_c_aborts_a_clean_up_that_hangs() -> None:
+    async def work() -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+            await asyncio.sleep(30)  # never reached
+
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        run_interruptible(work())
+    assert time.monotonic() - started < 10
+
+
+def test_without_ctrl_c_the_result_is_returned() -> None:
+    async def work() -> int:
+        await asyncio.sleep(0)
+        return 7
+
+    assert run_interruptible(work()) == 7
+
+
 # -- recording -----------------------------------------------------------------------------
 
 
@@ -227,17 +287,19 @@ def test_distances_are_parsed_and_bad_ones_named() -> None:
 
 
 def test_a_recorder_keeps_the_devices_asked_for(tmp_path: Path) -> None:
-    recorder = Recorder({"AA": 3.0}, only={"AA"})
+    recorder = Recorder({"AA": 3.0}, only={"AA"}, wall_clock=lambda: 1700000000.25)
     recorder(adverts.make("aa", -60, name="x", tx_power_dbm=4, time_s=1.0))
     recorder(adverts.make("bb", -70, time_s=1.1))
-    assert recorder.rows == [RssiRow(1.0, "AA", "x", -60, 4, 3.0)]
+    assert recorder.rows == [RssiRow(1.0, "AA", "x", -60, 4, 3.0, epoch_s=1700000000.25)]
     path = tmp_path / "r.csv"
     path.write_text(csv_text(recorder.rows))
-    text = merged_text(path, [RssiRow(2.0, "AA", "", -61, None, None)], append=True)
+    # a later run appended to it: time_s starts again, epoch_s tells the runs apart
+    later = RssiRow(1.0, "AA", "", -61, None, None, epoch_s=1700000600.5)
+    text = merged_text(path, [later], append=True)
     assert text.splitlines() == [
-        "time_s,address,name,rssi_dbm,tx_power_dbm,distance_m",
-        "1.000,AA,x,-60,4,3",
-        "2.000,AA,,-61,,",
+        "time_s,epoch_s,address,name,rssi_dbm,tx_power_dbm,distance_m",
+        "1.000,1700000000.250,AA,x,-60,4,3",
+        "1.000,1700000600.500,AA,,-61,,",
     ]
     path.write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="--append needs a file written by"):
@@ -329,6 +391,49 @@ def test_calibrate_command_writes_the_profile_and_plot(tmp_path: Path) -> None:
     assert "exponent n" in result.output and "bootstrap 95 %" in result.output
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "exponent_ci95" in out.read_text()
+    # 40 samples at each of 6 positions: sigma is mostly fast fading, and the user is told
+    assert "note: sigma pools 240 samples taken at 6 positions" in result.stderr
+    assert "positions = 6" in out.read_text()
+    args = ["ble", "calibrate", str(tmp_path / "rssi.csv"), "--out", str(out), "--force"]
+    averaged = CliRunner().invoke(main, [*args, "--average"])
+    assert averaged.exit_code == 0, averaged.output
+    assert "note:" not in averaged.stderr and "position_means = true" in out.read_text()
+
+
+def test_calibrate_refuses_to_replace_its_output_without_force(tmp_path: Path) -> None:
+    truth = LogDistance(exponent=2.5, reference_loss_db=45.0, shadowing_sigma_db=2.0)
+    recording(tmp_path / "rssi.csv", truth, tx_dbm=0)
+    out = tmp_path / "street.toml"
+    args = ["ble", "calibrate", str(tmp_path / "rssi.csv"), "--out", str(out)]
+    for existing in (out, out.with_suffix(".png")):
+        existing.write_text("mine")
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2
+        assert f"{existing} exists; use --force to replace it" in result.output
+        assert existing.read_text() == "mine"
+        existing.unlink()
+    assert CliRunner().invoke(main, args).exit_code == 0
+    assert CliRunner().invoke(main, [*args, "--force"]).exit_code == 0
+
+
+def test_a_failing_plot_keeps_the_profile_and_no_stale_figure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    truth = LogDistance(exponent=2.5, reference_loss_db=45.0, shadowing_sigma_db=2.0)
+    recording(tmp_path / "rssi.csv", truth, tx_dbm=0)
+    out = tmp_path / "street.toml"
+    args = ["ble", "calibrate", str(tmp_path / "rssi.csv"), "--out", str(out)]
+    assert CliRunner().invoke(main, args).exit_code == 0  # a profile and its figure
+
+    def broken(*args: object) -> bytes:
+        raise RuntimeError("no font cache")
+
+    monkeypatch.setattr(calibrate, "plot_png", broken)
+    result = CliRunner().invoke(main, [*args, "--force", "--reference-distance-m", "2"])
+    assert result.exit_code == 0, result.output
+    assert "(no plot: RuntimeError: no font cache)" in result.stderr
+    assert "reference_distance_m = 2" in out.read_text()  # the new profile
+    assert not out.with_suffix(".png").exists()  # the old figure showed another fit
 
 
 # -- spec keys -----------------------------------------------------------------------------
@@ -343,6 +448,12 @@ def test_calibrate_command_writes_the_profile_and_plot(tmp_path: Path) -> None:
         ("[other]\na = 1\n", 'profile = "p.toml"', "p.toml: [other]: unknown section"),
         ("[calibration]\na = 1\n", 'profile = "p.toml"', "needs a [propagation] table"),
         (None, "profile = 3", "[propagation] profile: must be a file name"),
+        (
+            "[propagation]\nexponent = 2.5\n",
+            'profile = "p.toml"\nmodel = "disk"',
+            '[propagation] profile: p.toml is a "log_distance" profile but [propagation] model '
+            'is "disk"',
+        ),
     ],
 )
 def test_bad_profiles_are_named(
@@ -369,6 +480,12 @@ def test_the_ble_section_is_validated(tmp_path: Path) -> None:
         ("realtime_factor = 0", "[ble] realtime_factor: must be > 0"),
         ('nus = { framing = "bytes" }', "[ble] nus.framing: must be line or notification"),
         ("colour = 1", "[ble] colour: unknown key"),
+        ("min_rssi_dbm = nan", "[ble] min_rssi_dbm: must be a finite number, got nan"),
+        ("tx_power_dbm = inf", "[ble] tx_power_dbm: must be a finite number, got inf"),
+        ("poll_s = nan", "[ble] poll_s: must be a finite number, got nan"),
+        ("default_y_m = -inf", "[ble] default_y_m: must be a finite number, got -inf"),
+        ('devices = [{ address = "a", x_m = nan }]', "[ble] devices.x_m: must be a finite"),
+        ('nus = { address = "b", y_m = inf }', "[ble] nus.y_m: must be a finite number"),
     ]:
         (tmp_path / "b.toml").write_text(f"[ble]\n{bad}\n")
         with pytest.raises(SpecError, match=message.replace("[", r"\[").replace("]", r"\]")):
@@ -381,4 +498,34 @@ def test_bridge_command_refuses_a_bad_spec_before_touching_bluetooth(tmp_path: P
         main, ["ble", "bridge", str(tmp_path / "s.toml"), "--out", str(tmp_path / "o")]
     )
     assert result.exit_code == 2 and "external nodes need direct" in result.output
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("ble", "message"),
+    [
+        (
+            '[[ble.devices]]\naddress = "aa:01"\nx_m = 10\n[[ble.devices]]\naddress = "aa:02"\n'
+            "x_m = 500\ny_m = 20\n",
+            "[[ble.devices]] entry 2 (AA:02) x_m, y_m: (500, 20) m is outside the study area "
+            "[0, 100] x [0, 100]",
+        ),
+        (
+            '[ble.nus]\naddress = "bb"\nx_m = -1\n',
+            "[ble.nus] x_m, y_m: (-1, 0) m is outside the study area",
+        ),
+        ("[ble]\ndefault_y_m = 101\n", "[ble] default_x_m, default_y_m: (50, 101) m is outside"),
+    ],
+)
+def test_bridge_command_refuses_a_placement_outside_the_area_before_touching_bluetooth(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ble: str, message: str
+) -> None:
+    monkeypatch.setitem(sys.modules, "bleak", None)  # touching Bluetooth would fail otherwise
+    area = '[topology]\nkind = "random"\nwidth_m = 100\nheight_m = 100\n'
+    (tmp_path / "s.toml").write_text(area + '[bridge]\nlinks = ["ble"]\n' + ble)
+    result = CliRunner().invoke(
+        main, ["ble", "bridge", str(tmp_path / "s.toml"), "--out", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"error: {tmp_path / 's.toml'}: {message}")
     assert not (tmp_path / "o").exists()
