@@ -26,6 +26,7 @@ def test_readme_gives_the_two_newcomer_commands_and_ci_runs_the_same_test_comman
     assert shell[1] == ".venv/bin/python -m pytest"
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert shell[1] in ci  # (followed by the coverage regression check)
+    assert ci[-1] == "bash tests/bluez/run-tier3.sh"  # tier 3 after the whole suite
 
 
 def test_spec_reference_is_current() -> None:
