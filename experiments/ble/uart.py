@@ -48,14 +48,18 @@ from experiments.ble.errors import BleUnavailable, explain, require_bleak
 from experiments.ble.scanner import Scanner
 
 ATT_HEADER_BYTES = 3
+MAX_ATTRIBUTE_VALUE_BYTES = 512
+"""Longest attribute value (Bluetooth Core Spec v5.4, Vol 3 Part F 3.2.9): a write carries at
+most this much whatever the ATT_MTU (BlueZ negotiates 517 and refuses a 514-byte write)."""
 DEFAULT_ATT_MTU = 23
 
 
 def chunks(data: bytes, mtu: int) -> list[bytes]:
-    """``data`` cut into writes of at most ``mtu - 3`` bytes (none for empty data)."""
+    """``data`` cut into writes of at most ``mtu - 3`` bytes, and never more than the longest
+    attribute value (512 bytes); none for empty data."""
     if isinstance(mtu, bool) or not isinstance(mtu, int) or mtu < DEFAULT_ATT_MTU:
         raise ValueError(f"mtu must be an integer >= {DEFAULT_ATT_MTU} (ATT minimum), got {mtu!r}")
-    size = mtu - ATT_HEADER_BYTES
+    size = min(mtu - ATT_HEADER_BYTES, MAX_ATTRIBUTE_VALUE_BYTES)
     return [bytes(data[i : i + size]) for i in range(0, len(data), size)]
 
 

@@ -183,6 +183,9 @@ def test_writes_are_cut_to_the_att_mtu_minus_the_3_byte_header() -> None:
     assert [len(c) for c in chunks(data, 23)] == [20, 20, 10]
     assert b"".join(chunks(data, 23)) == data
     assert [len(c) for c in chunks(data, 247)] == [50]
+    # BlueZ negotiates ATT_MTU 517, but no attribute value is longer than 512 bytes
+    big = bytes(1100)
+    assert [len(c) for c in chunks(big, 517)] == [512, 512, 76]
     assert chunks(b"", 23) == [] and chunks(b"x" * 20, 23) == [b"x" * 20]
     for bad in (22, 0, True, 23.0):
         with pytest.raises(ValueError, match="mtu"):
