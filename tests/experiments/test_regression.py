@@ -828,6 +828,15 @@ def test_the_committed_ci_baseline_matches_its_spec() -> None:
     )
 
 
+def test_the_ci_constraints_pin_the_versions_that_made_the_baseline() -> None:
+    baseline = load_baseline(REPO / "experiments" / "ci" / "ci-suburb.baseline.json")
+    lines = (REPO / "experiments" / "ci" / "constraints.txt").read_text().splitlines()
+    pins = dict(line.split("==") for line in lines if line and not line.startswith("#"))
+    shared = set(pins) & set(baseline.versions)
+    assert shared == {"simpy", "numpy", "scipy", "click"}
+    assert {name: pins[name] for name in shared} == {n: baseline.versions[n] for n in shared}
+
+
 def test_readme_ci_commands_and_workflows_use_real_options() -> None:
     """Every sidemesh command in README's CI section (shell lines and the GitHub Actions and
     GitLab CI workflows) names a real command and real options."""
