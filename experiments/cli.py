@@ -1,7 +1,9 @@
 """The ``sidemesh`` command line: a thin edge that parses arguments and calls the API.
 
 Bad input of any kind (spec file, override, CSV topology, output folder) prints one message naming
-the file, the key and what is allowed, exits with status 2 and writes nothing.
+the file, the key and what is allowed, exits with status 2 and writes nothing. ``baseline`` and
+``check`` exit with status 3 when the machinery fails rather than the input (a worker died, a run
+crashed, an output could not be written after the runs), so that 1 always means "regressed".
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from experiments.compare import write as write_comparison
 from experiments.regression import (
     DEFAULT_ALPHA,
     DEFAULT_RUNS,
+    MAX_SEED,
     MIN_RUNS,
     Measurement,
     RegressionError,
@@ -40,12 +43,21 @@ from experiments.regression import (
     measure,
     seeds_of,
     updated,
+    zero_mean_relative,
 )
 from experiments.regression import report as check_report
 from experiments.report import ReportError, write_report
 from experiments.report import figures as report_figures
 from experiments.results import FORMATS, ExportError, export
-from experiments.runner import RunResult, run, summary_json, write_atomic, write_folder
+from experiments.runner import (
+    RunResult,
+    run,
+    summary_json,
+    write_atomic,
+    write_atomic_all,
+    write_folder,
+)
+from experiments.signflip import min_pairs
 from experiments.spec import Spec, SpecError, load_spec, parse_duration
 from experiments.store import Row, Store, StoreError
 from experiments.sweep import load_sweep
@@ -159,14 +171,6 @@ def _check_writable(target: Path, label: str) -> None:
         raise UsageFailure(f"{label}: {ancestor} is not a folder")
     if not os.access(ancestor, os.W_OK | os.X_OK):
         raise UsageFailure(f"{label}: no permission to write in {ancestor}")
-
-
-def _write_out_file(path: Path, text: str, option: str) -> None:
-    try:
-        path.absolute().parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, text)
-    except OSError as err:
-        raise UsageFailure(f"{option} {path}: cannot write ({err.strerror or err})") from None
 
 
 def spec_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -493,10 +497,27 @@ def regression_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+class InfrastructureFailure(click.ClickException):
+    """Not a verdict and not bad input: a worker died, a run crashed, an output could not be
+    written after the runs. Message on stderr, exit status 3."""
+
+    exit_code = 3
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+#: Exit statuses of ``baseline`` and ``check`` (README: Coverage regression checks in CI).
+EXIT_REGRESSED = 1
+EXIT_INFRASTRUCTURE = 3
+EXIT_INTERRUPTED = 130
+
+
 def _measure(
     spec: Spec, seeds: tuple[int, ...], names: list[str], workers: int | None, quiet: bool
 ) -> Measurement:
-    """Run ``spec`` once per seed on the process pool (bad input: exit 2)."""
+    """Run ``spec`` once per seed on the process pool (bad input: exit 2; a dead worker or a
+    crashed run: exit 3; Ctrl-C: 130)."""
     bar: Any = None
     if not quiet and sys.stderr.isatty():
         from tqdm import tqdm
@@ -512,11 +533,38 @@ def _measure(
         raise UsageFailure(f"{spec.source}: [topology]: {err}") from None
     except SimulationError as err:
         raise UsageFailure(f"{spec.source}: {err}") from None
-    except BrokenProcessPool:
-        raise click.ClickException("a worker process died; run the same command again") from None
+    except BrokenProcessPool as err:
+        raise InfrastructureFailure(
+            f"a worker process died ({err}); nothing was compared. This is not a regression: "
+            "run the same command again (fewer --workers if the machine ran out of memory)"
+        ) from None
+    except KeyboardInterrupt:
+        click.echo("\ninterrupted: nothing was compared or written", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as err:  # a crash inside a run: sidemesh's fault, not the spec's
+        raise InfrastructureFailure(
+            f"a run of {spec.source} crashed ({type(err).__name__}: {err}); nothing was "
+            "compared. This is not a regression but a fault of sidemesh or the machine: "
+            "report it with the command line"
+        ) from None
     finally:
         if bar is not None:
             bar.close()
+
+
+def _write_outputs(files: list[tuple[Path, str, str]], verdict: str) -> None:
+    """Write ``(path, text, option)`` files all or none, after the runs (every target was
+    checked before them): a failure now is exit 3, and says what the check found."""
+    try:
+        write_atomic_all([(path, text) for path, text, _ in files])
+    except OSError as err:
+        option, path = next(
+            ((o, p) for p, _, o in files if str(p) == err.filename), ("output", err.filename)
+        )
+        raise InfrastructureFailure(
+            f"{option} {path}: cannot write ({err.strerror or err}); no output file was "
+            f"written. {verdict}"
+        ) from None
 
 
 @main.command("baseline")
@@ -529,7 +577,8 @@ def _measure(
     type=click.IntRange(min=MIN_RUNS),
     default=DEFAULT_RUNS,
     show_default=True,
-    help="Seeds: the spec's seed and the next ones.",
+    help="Seeds: the spec's seed and the next ones. A check at the default alpha over m "
+    "metrics can fail only with 2^-runs <= 0.01 / m (9 or more for the default five).",
 )
 @spec_options
 @regression_options
@@ -548,7 +597,8 @@ def baseline_command(
     """Run SPEC over RUNS seeds and write OUTPUT: per tracked metric its direction, tolerance,
     mean, spread and value per seed, with the seeds, the spec hash and the tool versions.
     Default metrics: endpoint_coverage, area_coverage, pdr, latency_s.p95,
-    energy.battery_life_days."""
+    energy.battery_life_days. Exit 0 when written, 2 on bad input (nothing written), 3 when a
+    worker died, a run crashed or OUTPUT could not be written after the runs."""
     loaded = _load(spec, overrides, seed, duration)
     try:
         rules = baseline_rules(metrics, tolerances)
@@ -556,14 +606,36 @@ def baseline_command(
         raise UsageFailure(str(err)) from None
     _check_out_file(output, "-o")
     seeds = seeds_of(loaded, runs)
+    if seeds[-1] > MAX_SEED:
+        raise UsageFailure(
+            f"--runs {runs}: the seeds {seeds[0]}..{seeds[-1]} go beyond 2**63-1, the largest "
+            "[scenario] seed; give a smaller --seed"
+        )
     measured = _measure(loaded, seeds, [r.metric for r in rules], workers, quiet)
     baseline = make_baseline(loaded, rules, measured, _command_line())
-    _write_out_file(output, baseline.to_json(), "-o")
     click.echo(check_output.baseline_text(baseline))
+    _write_outputs([(output, baseline.to_json(), "-o")], "The runs finished; run again.")
     click.echo(
         f"\nbaseline of {len(seeds)} runs (seeds {seeds[0]}..{seeds[-1]}, "
         f"{measured.wall_time_s:.1f} s) written to {output}"
     )
+    for name in zero_mean_relative(baseline):
+        click.echo(
+            f"warning: {name}: its tolerance {baseline.metrics[name].rule.tolerance} is a share "
+            f"of a baseline mean of 0, so it is 0: any credible worsening fails; give an "
+            f"absolute one (--tolerance {name}=VALUE)",
+            err=True,
+        )
+    alpha_metric = DEFAULT_ALPHA / len(rules)
+    if runs < min_pairs(alpha_metric):
+        click.echo(
+            f"warning: --runs {runs}: too few for a check at the default alpha {DEFAULT_ALPHA:g} "
+            f"over {len(rules)} metric{'s' if len(rules) != 1 else ''} to fail (the smallest "
+            f"p-value of {runs} pairs is "
+            f"2^-{runs} = {2.0**-runs:.2g} > {alpha_metric:.2g}); give --runs "
+            f"{min_pairs(alpha_metric)} or more",
+            err=True,
+        )
 
 
 @main.command("check")
@@ -593,7 +665,8 @@ def baseline_command(
 @click.option(
     "--update-baseline",
     is_flag=True,
-    help="After reporting, rewrite the baseline from this run (accept the change) and exit 0.",
+    help="After reporting, rewrite the baseline's values, spec hash and versions from this run "
+    "(accept the change; its metrics, directions, tolerances, seeds and command stay) and exit 0.",
 )
 @scenario_options
 @regression_options
@@ -612,8 +685,10 @@ def check_command(
     workers: int | None,
     quiet: bool,
 ) -> None:
-    """Run SPEC on the baseline's seeds and compare. Exit 0 when no tracked metric regressed
-    beyond its tolerance, 1 when one did, 2 on bad input."""
+    """Run SPEC on the baseline's seeds and compare, seed by seed. Exit 0 when no tracked
+    metric credibly regressed beyond its tolerance, 1 when one did (or lost its values), 2 on
+    bad input (nothing run or written), 3 when a worker died, a run crashed or an output could
+    not be written after the runs (no verdict to act on)."""
     try:
         baseline = load_baseline(baseline_file)
         loaded = _load(spec, overrides, None, duration)
@@ -624,25 +699,30 @@ def check_command(
     for path, option in (*outputs, (baseline_file if update_baseline else None, "--baseline")):
         if path is not None:
             _check_out_file(path, option)
-    measured = _measure(loaded, baseline.seeds, list(baseline.metrics), workers, quiet)
+    # --update-baseline rewrites every tracked metric; a check needs only the ones it judges
+    names = list(baseline.metrics) if update_baseline else [r.metric for r in rules]
+    measured = _measure(loaded, baseline.seeds, names, workers, quiet)
     result = check_report(baseline, str(baseline_file), loaded, rules, measured, alpha)
-    if junit is not None:
-        _write_out_file(junit, check_output.junit_xml(result), "--junit")
-    if markdown_file is not None:
-        _write_out_file(markdown_file, check_output.markdown(result), "--markdown")
     if as_json:
         click.echo(check_output.report_json(result), nl=False)
         for warning in result.warnings:
             click.echo(f"warning: {warning}", err=True)
     else:
         click.echo(check_output.table_text(result))
+    files = []
+    if junit is not None:
+        files.append((junit, check_output.junit_xml(result), "--junit"))
+    if markdown_file is not None:
+        files.append((markdown_file, check_output.markdown(result), "--markdown"))
     if update_baseline:
-        new = updated(baseline, loaded, rules, measured, _command_line())
-        _write_out_file(baseline_file, new.to_json(), "--baseline")
+        new = updated(baseline, loaded, measured, _command_line())
+        files.append((baseline_file, new.to_json(), "--baseline"))
+    _write_outputs(files, f"The check itself: {check_output.conclusion(result)}")
+    if update_baseline:
         click.echo(f"baseline {baseline_file} updated from this run", err=True)
         return
     if not result.passed:
-        click.get_current_context().exit(1)
+        click.get_current_context().exit(EXIT_REGRESSED)
 
 
 def _num(value: Any, fmt: str = ".3f", scale: float = 1.0, unit: str = "") -> str:

@@ -1,5 +1,5 @@
 """Regression checks: a baseline of a scenario's metrics over K seeds, and a statistical verdict
-on whether a later run of the same seeds is worse.
+on whether a later run of the same seeds is worse by more than a tolerance.
 
 The model. ``sidemesh baseline`` runs a spec once per seed ``base seed + 0 .. K-1`` and keeps,
 per tracked metric, its value for every seed, the mean and the sample standard deviation, the
@@ -7,54 +7,64 @@ metric's *rule* (which direction is better, and a tolerance), the spec hash and 
 versions. ``sidemesh check`` runs the same seeds again and decides per metric:
 
 - *worsening* ``w_k``: the change of seed ``k`` in the bad direction (baseline minus now for a
-  higher-is-better metric, now minus baseline for a lower-is-better one);
-- the metric *regressed* when the mean worsening exceeds its tolerance (absolute, or a share of
-  the baseline mean) **and** a one-sided test finds it credible: p <= alpha / m, the
-  family-wise false-alarm rate ``alpha`` split over the ``m`` tracked metrics (Bonferroni);
-- the test is Student's paired t-test on the ``w_k`` when both sides ran the same seeds (the
-  usual case; a run is a pure function of spec and seed, so an unchanged spec gives ``w_k = 0``
-  exactly), and Welch's two-sample t-test otherwise. When the ``w_k`` do not vary (a constant
-  shift, or no change at all) the change is exact: p = 0 for a worsening, 1 otherwise.
+  higher-is-better metric, now minus baseline for a lower-is-better one); ``tol``: the
+  tolerance in the metric's unit (absolute, or a share of the baseline mean);
+- the metric *regressed* when there is credible evidence that the true worsening exceeds the
+  tolerance: the one-sided sign-flip test (``experiments.signflip``) of ``w_k - tol`` gives
+  p <= alpha / m, the family-wise false-alarm rate ``alpha`` split over the ``m`` tracked
+  metrics (Bonferroni); *improved* likewise for ``-w_k - tol``;
+- *not testable* when the mean change exceeds the tolerance but there are too few pairs for any
+  p-value to reach alpha / m (the smallest one of ``n`` pairs is ``2^-n``): reported, never a
+  failure.
 
-Why this keeps false alarms rare: the paired t-test stays valid when a change redraws the random
-numbers without changing their distribution (the pairs are then independent, the test merely
-less powerful), so under "nothing changed in distribution" each metric is flagged with
-probability at most alpha / m, and the whole check at most alpha, whatever the tolerances; the
-tolerance only removes more (it is the smallest change worth failing a build for).
+Why false alarms stay rare: a run is a pure function of spec and seed, so an unchanged spec
+gives ``w_k = 0`` exactly and never fails. A change that re-draws random numbers without
+changing their distributions makes the two values of a seed exchangeable, the ``w_k``
+symmetric about 0, and the sign-flip test exact: each metric is flagged with probability at
+most alpha / m, the check at most alpha, for any K and any distribution of the metric (discrete
+coverage counts included); a positive tolerance only removes alarms. ``check`` always runs the
+baseline's seeds, so every comparison is paired; :func:`compare` refuses other seeds.
 
-Sources: Student (1908), the paired t-test as in Montgomery & Runger, "Applied Statistics and
-Probability for Engineers", 10.4; Welch (1947) and Satterthwaite (1946) for unequal variances;
+Sources: the sign-flip test as in ``experiments.signflip`` (Fisher 1935, Pitman 1937);
 Bonferroni's inequality (Dunn 1961) for the family-wise rate.
 
-Leaves out: the t-test's normality assumption is not checked (with few seeds a heavy-tailed
-metric can make it anti-conservative; the tolerance is the guard); no power analysis per metric;
-correlation between metrics is ignored (Bonferroni is conservative under it). The spec hash
-covers the resolved spec tables, not the contents of a CSV topology file they name.
+Leaves out: power analysis per metric (README measures detection on the CI scenario);
+correlation between metrics (Bonferroni is conservative under it). The spec hash covers the
+resolved spec tables except ``[scenario] seed`` (the seeds are stored on their own), not the
+contents of a CSV topology file they name.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import socket
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.stats import t as student_t
 
 from experiments.runner import versions, write_atomic
+from experiments.signflip import min_pairs, sign_flip_p
 from experiments.spec import Spec
-from experiments.sweep import Run, config_hash, replications
+from experiments.sweep import Run, replications
 from experiments.sweeprun import run_rows
 
 FORMAT = "sidemesh-baseline"
-FORMAT_VERSION = 1
-#: Seeds per baseline: the test is valid for any K >= 2; K trades detection power for run time.
+#: 2: the spec hash leaves out ``[scenario] seed``; ``updated_by`` (optional).
+FORMAT_VERSION = 2
+#: Seeds per baseline: the fewest with which a check at the default alpha over the default
+#: five metrics can fail (2^-K <= 0.01 / 5 needs K >= 9), with one to spare.
 DEFAULT_RUNS = 10
 MIN_RUNS = 2
+#: Seeds are those of ``[scenario] seed``: 0 .. 2**63 - 1.
+MAX_SEED = 2**63 - 1
 #: Family-wise false-alarm rate of one check (split over the tracked metrics).
 DEFAULT_ALPHA = 0.01
 DIRECTIONS = ("higher", "lower")
@@ -63,9 +73,11 @@ DIRECTIONS = ("higher", "lower")
 OK = "ok"
 IMPROVED = "improved"
 REGRESSED = "regressed"
+NOT_TESTABLE = "not testable"  # beyond the tolerance, too few pairs to tell: reported, passes
 MISSING = "missing"  # the baseline has a value for a seed, this run has none: a failure
 NO_DATA = "no data"  # no value on either side (no deliveries, no battery endpoints): skipped
 FAILING = (REGRESSED, MISSING)
+TEST = "sign-flip"
 
 
 class RegressionError(Exception):
@@ -103,10 +115,17 @@ class Tolerance:
         return self.value / 100.0 * abs(baseline_mean or 0.0)
 
     def to_json(self) -> float | str:
-        return f"{self.value:g}%" if self.relative else self.value
+        """A number, or a percentage text that parses back to the same value exactly."""
+        return f"{_exact(self.value)}%" if self.relative else self.value
 
     def __str__(self) -> str:
-        return f"{self.value:g}%" if self.relative else f"{self.value:g}"
+        return f"{_exact(self.value)}%" if self.relative else _exact(self.value)
+
+
+def _exact(value: float) -> str:
+    """The shortest text of ``value``: ``%g`` when it reads back the same, else ``repr``."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(float(value))
 
 
 @dataclass(frozen=True)
@@ -189,7 +208,8 @@ class Baseline:
     seeds: tuple[int, ...]
     metrics: Mapping[str, MetricRecord]
     versions: Mapping[str, str]
-    command: tuple[str, ...] = ()
+    command: tuple[str, ...] = ()  # the `sidemesh baseline` command line that made it
+    updated_by: tuple[str, ...] = ()  # the last `sidemesh check --update-baseline`, if any
 
     def to_json(self) -> str:
         """The baseline file's text: stable key order, values rounded to 10 digits, so that the
@@ -213,6 +233,7 @@ class Baseline:
             "metrics": metrics,
             "versions": dict(self.versions),
             "command": list(self.command),
+            "updated_by": list(self.updated_by),
         }
         return json.dumps(data, indent=2, allow_nan=False) + "\n"
 
@@ -273,10 +294,16 @@ def baseline_from_data(data: Any, where: str) -> Baseline:
     if not (
         isinstance(seeds, list)
         and len(seeds) >= MIN_RUNS
-        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)
+        and all(
+            isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= MAX_SEED for s in seeds
+        )
         and len(set(seeds)) == len(seeds)
     ):
-        raise bad("seeds", f"expected a list of at least {MIN_RUNS} distinct integers >= 0")
+        raise bad(
+            "seeds",
+            f"expected a list of at least {MIN_RUNS} distinct integers in 0..2**63-1 (the range "
+            "of [scenario] seed)",
+        )
     raw_metrics = data.get("metrics")
     if not isinstance(raw_metrics, dict) or not raw_metrics:
         raise bad("metrics", "expected a non-empty object of tracked metrics")
@@ -320,6 +347,9 @@ def baseline_from_data(data: Any, where: str) -> Baseline:
     command = data.get("command", [])
     if not isinstance(command, list):
         raise bad("command", "expected a list")
+    updated_by = data.get("updated_by", [])
+    if not isinstance(updated_by, list):
+        raise bad("updated_by", "expected a list")
     return Baseline(
         spec_source=spec["source"],
         spec_hash=spec["hash"],
@@ -327,6 +357,7 @@ def baseline_from_data(data: Any, where: str) -> Baseline:
         metrics=metrics,
         versions={str(k): str(v) for k, v in raw_versions.items()},
         command=tuple(str(c) for c in command),
+        updated_by=tuple(str(c) for c in updated_by),
     )
 
 
@@ -392,8 +423,8 @@ def check_rules(
     metric_options: Sequence[str],
     tolerance_options: Sequence[str],
 ) -> list[Rule]:
-    """The rules a check applies: the baseline's (``--metric`` picks some of them and may
-    turn a direction round), with ``--tolerance`` overrides."""
+    """The rules a check applies: the baseline's (``--metric`` picks some of them; a direction
+    given with it must be the baseline's), with ``--tolerance`` overrides."""
     chosen = [parse_metric_option(t) for t in metric_options] or [
         (name, None) for name in baseline.metrics
     ]
@@ -410,9 +441,13 @@ def check_rules(
     rules = []
     for name, better in chosen:
         rule = baseline.metrics[name].rule
-        rules.append(
-            Rule(name, better or rule.better, tolerances.get(name, rule.tolerance)),
-        )
+        if better is not None and better != rule.better:
+            raise RegressionError(
+                f"--metric {name}:{better}: the baseline {where} judges {name} with "
+                f"{rule.better} is better; a check cannot turn it round (make a new baseline "
+                f"with --metric {name}:{better})"
+            )
+        rules.append(Rule(name, rule.better, tolerances.get(name, rule.tolerance)))
     return rules
 
 
@@ -424,6 +459,8 @@ def _tolerances(options: Sequence[str], names: Sequence[str]) -> dict[str, Toler
             raise RegressionError(
                 f"--tolerance {text}: {name} is not a tracked metric; tracked: {', '.join(names)}"
             )
+        if name in found:
+            raise RegressionError(f"--tolerance {text}: {name} is given a tolerance twice")
         found[name] = tolerance
     return found
 
@@ -461,14 +498,16 @@ def measure(
     sweep = replications(spec, seeds, metrics)
     runs = [Run(0, r, seed, ()) for r, seed in enumerate(sweep.seeds)]
     by_seed: dict[int, Mapping[str, float | None]] = {}
-    for row in run_rows(sweep, runs, workers):
-        for name in metrics:
-            problem = _not_a_metric(row.summary, name)
-            if problem:
-                raise RegressionError(f"metric {name}: {problem}")
-        by_seed[row.seed] = row.metrics
-        if on_run is not None:
-            on_run()
+    # closing: a bad metric stops the pool at once (cancelling the runs not yet started)
+    with closing(run_rows(sweep, runs, workers)) as rows:
+        for row in rows:
+            for name in metrics:
+                problem = _not_a_metric(row.summary, name)
+                if problem:
+                    raise RegressionError(f"metric {name}: {problem}")
+            by_seed[row.seed] = row.metrics
+            if on_run is not None:
+                on_run()
     values = {name: tuple(by_seed[s][name] for s in sweep.seeds) for name in metrics}
     return Measurement(tuple(sweep.seeds), values, time.perf_counter() - started)
 
@@ -493,17 +532,46 @@ def _not_a_metric(summary: Mapping[str, Any], path: str) -> str:
     return f"{path} is not a number in summary.json"
 
 
+def spec_hash(spec: Spec) -> str:
+    """SHA-256 of the resolved spec tables without ``[scenario] seed``: a baseline stores its
+    seeds on their own, and ``check`` runs those whatever the spec's seed is."""
+    data = dict(spec.data)
+    scenario = data.get("scenario")
+    if isinstance(scenario, Mapping):
+        rest = {k: v for k, v in scenario.items() if k != "seed"}
+        if rest:
+            data["scenario"] = rest
+        else:
+            del data["scenario"]
+    text = json.dumps(data, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def make_baseline(
-    spec: Spec, rules: Sequence[Rule], measurement: Measurement, command: Sequence[str] = ()
+    spec: Spec,
+    rules: Sequence[Rule],
+    measurement: Measurement,
+    command: Sequence[str] = (),
+    updated_by: Sequence[str] = (),
 ) -> Baseline:
     return Baseline(
         spec_source=spec.source,
-        spec_hash=config_hash(spec),
+        spec_hash=spec_hash(spec),
         seeds=measurement.seeds,
         metrics={r.metric: MetricRecord(r, measurement.values[r.metric]) for r in rules},
         versions=versions(),
         command=tuple(command),
+        updated_by=tuple(updated_by),
     )
+
+
+def zero_mean_relative(baseline: Baseline) -> list[str]:
+    """Metrics whose tolerance is a share of a baseline mean of 0 (so it is 0 in effect)."""
+    return [
+        name
+        for name, rec in baseline.metrics.items()
+        if rec.rule.tolerance.relative and rec.rule.tolerance.value > 0 and rec.mean == 0.0
+    ]
 
 
 @dataclass(frozen=True)
@@ -511,16 +579,17 @@ class Verdict:
     """The judgement of one metric."""
 
     rule: Rule
-    status: str  # OK, IMPROVED, REGRESSED, MISSING or NO_DATA
-    baseline_mean: float | None
-    now_mean: float | None
+    status: str  # OK, IMPROVED, REGRESSED, NOT_TESTABLE, MISSING or NO_DATA
+    baseline_mean: float | None  # over the seeds compared (all the baseline's when MISSING)
+    now_mean: float | None  # None when MISSING (the message says how many values were lost)
     delta: float | None  # now - baseline (means over the compared seeds)
     worsening: float | None  # mean change in the bad direction
     tolerance_abs: float
-    p_value: float | None  # one-sided, for a worsening; None when not tested
-    test: str  # "paired t", "Welch t", "exact" or "none"
-    n: int  # seeds compared (pairs when paired)
+    p_value: float | None  # one-sided, of a worsening beyond the tolerance; None: not tested
+    test: str  # TEST or "none"
+    n: int  # pairs compared
     message: str
+    lost: int = 0  # seeds where the baseline has a value and this run has none
 
     @property
     def failed(self) -> bool:
@@ -536,13 +605,14 @@ class Report:
     baseline_hash: str
     spec_hash: str
     seeds: tuple[int, ...]
-    paired: bool
     alpha: float
     verdicts: tuple[Verdict, ...]
     baseline_versions: Mapping[str, str]
     versions: Mapping[str, str]
     wall_time_s: float
     warnings: tuple[str, ...] = field(default=())
+    timestamp: str = ""  # when the check was judged: ISO 8601 in UTC, no offset (as JUnit)
+    hostname: str = ""
 
     @property
     def alpha_per_metric(self) -> float:
@@ -563,67 +633,76 @@ def compare(
     measurement: Measurement,
     alpha: float = DEFAULT_ALPHA,
 ) -> tuple[Verdict, ...]:
-    """Judge every rule's metric: the measurement against the baseline (paired when the seeds
-    are the same, in the same order)."""
+    """Judge every rule's metric: the measurement against the baseline, seed by seed (the
+    measurement must hold the baseline's seeds, in the same order)."""
     if not 0.0 < alpha < 1.0:
         raise RegressionError(f"--alpha {alpha:g}: must be between 0 and 1 (e.g. 0.01)")
-    paired = measurement.seeds == baseline.seeds
+    if measurement.seeds != baseline.seeds:
+        raise RegressionError(
+            "the measured seeds differ from the baseline's: a check runs the baseline's seeds "
+            "and compares them pair by pair"
+        )
     alpha_metric = alpha / max(1, len(rules))
     return tuple(
         judge(
             rule,
             baseline.metrics[rule.metric].values,
             measurement.values[rule.metric],
-            paired,
             alpha_metric,
         )
         for rule in rules
     )
 
 
+#: Relative resolution of a metric value (summaries and baselines keep 10 significant digits):
+#: a worsening within it of the tolerance is the tolerance itself.
+RESOLUTION = 1e-9
+
+
 def judge(
     rule: Rule,
     before: Sequence[float | None],
     after: Sequence[float | None],
-    paired: bool,
     alpha_metric: float,
 ) -> Verdict:
-    """The verdict on one metric: ``before`` (baseline) and ``after`` values per seed."""
-    xs: list[float]
-    ys: list[float]
-    if paired:  # the seeds where the baseline has a value
-        kept = [(b, a) for b, a in zip(before, after, strict=True) if b is not None]
-        lost = sum(a is None for _, a in kept)
-        pairs = [(b, a) for b, a in kept if a is not None]
-        xs = [b for b, _ in pairs]
-        ys = [a for _, a in pairs]
-    else:
-        xs = [v for v in before if v is not None]
-        ys = [v for v in after if v is not None]
-        lost = 0 if ys or not xs else len(xs)
-    x_mean = float(np.mean(xs)) if xs else None
-    y_mean = float(np.mean(ys)) if ys else None
-    tol = rule.tolerance.absolute(x_mean)
-    if lost or not xs or not ys:
-        status = MISSING if lost else NO_DATA
+    """The verdict on one metric: ``before`` (baseline) and ``after`` values, seed by seed."""
+    kept = [(b, a) for b, a in zip(before, after, strict=True) if b is not None]
+    lost = sum(a is None for _, a in kept)
+    if lost:
+        base_mean = float(np.mean([b for b, _ in kept]))
+        tol = rule.tolerance.absolute(base_mean)
         message = (
-            f"{rule.metric} has no value in {lost} of the runs where the baseline had one (no "
-            "deliveries, or the endpoints it is measured on are gone)"
-            if lost
-            else f"{rule.metric} has no value in the baseline runs: nothing to compare"
+            f"{rule.metric} has no value in {lost} of the {len(kept)} runs where the baseline "
+            "had one (no deliveries, or the endpoints it is measured on are gone)"
         )
-        return Verdict(rule, status, x_mean, y_mean, None, None, tol, None, "none", 0, message)
-    assert x_mean is not None and y_mean is not None
-    worsening = rule.worsening(x_mean, y_mean)
-    if paired:
-        diffs = np.array([rule.worsening(b, a) for b, a in zip(xs, ys, strict=True)])
-        p_worse, test = _paired_p(diffs)
+        return Verdict(
+            rule, MISSING, base_mean, None, None, None, tol, None, "none", len(kept), message, lost
+        )
+    if not kept:
+        now = [a for a in after if a is not None]
+        now_mean = float(np.mean(now)) if now else None
+        tol = rule.tolerance.absolute(None)
+        message = f"{rule.metric} has no value in the baseline runs: nothing to compare"
+        return Verdict(rule, NO_DATA, None, now_mean, None, None, tol, None, "none", 0, message)
+    xs = np.array([b for b, _ in kept], dtype=float)
+    ys = np.array([a for _, a in kept], dtype=float)
+    x_mean, y_mean = float(xs.mean()), float(ys.mean())
+    tol = rule.tolerance.absolute(x_mean)
+    w = np.array([rule.worsening(b, a) for b, a in zip(xs, ys, strict=True)])
+    resolution = RESOLUTION * np.maximum(np.abs(xs), np.abs(ys))
+    worse = _beyond(w - tol, resolution)  # > 0: worse than the tolerance allows
+    better = _beyond(-w - tol, resolution)
+    p_worse, p_better = sign_flip_p(worse), sign_flip_p(better)
+    n = len(kept)
+    if worse.mean() > 0 and p_worse <= alpha_metric:
+        status = REGRESSED
+    elif better.mean() > 0 and p_better <= alpha_metric:
+        status = IMPROVED
+    elif worse.mean() > 0 and 2.0**-n > alpha_metric:
+        status = NOT_TESTABLE
     else:
-        p_worse, test = _welch_p(worsening, np.array(xs), np.array(ys))
-    # a one-sided p-value of an improvement is 1 - p_worse (t's distribution is continuous)
-    worse = worsening > tol and (p_worse is None or p_worse <= alpha_metric)
-    better = -worsening > tol and (p_worse is None or 1.0 - p_worse <= alpha_metric)
-    status = REGRESSED if worse else IMPROVED if better else OK
+        status = OK
+    worsening = rule.worsening(x_mean, y_mean)
     return Verdict(
         rule,
         status,
@@ -633,33 +712,17 @@ def judge(
         worsening,
         tol,
         p_worse,
-        test,
-        len(xs) if paired else min(len(xs), len(ys)),
-        _message(rule, status, x_mean, y_mean, worsening, tol, p_worse, alpha_metric),
+        TEST,
+        n,
+        _message(
+            rule, status, x_mean, y_mean, bool(worse.mean() > 0), tol, p_worse, n, alpha_metric
+        ),
     )
 
 
-def _paired_p(diffs: np.ndarray) -> tuple[float | None, str]:
-    """One-sided p-value of a mean worsening > 0 from paired differences (Student)."""
-    if diffs.size < 2:  # nothing to test with: the tolerance alone decides
-        return None, "none"
-    mean = float(diffs.mean())
-    if np.all(diffs == diffs[0]):  # no spread: the change is exact (or there is none)
-        return (0.0 if mean > 0 else 1.0), "exact"
-    t = mean / (float(diffs.std(ddof=1)) / math.sqrt(diffs.size))
-    return float(student_t.sf(t, diffs.size - 1)), "paired t"
-
-
-def _welch_p(worsening: float, xs: np.ndarray, ys: np.ndarray) -> tuple[float | None, str]:
-    """One-sided p-value of a worsening from two independent samples (Welch, with the
-    Welch-Satterthwaite degrees of freedom)."""
-    if xs.size < 2 or ys.size < 2:
-        return None, "none"
-    vx, vy = float(xs.var(ddof=1)) / xs.size, float(ys.var(ddof=1)) / ys.size
-    if vx + vy == 0.0:
-        return (0.0 if worsening > 0 else 1.0), "exact"
-    df = (vx + vy) ** 2 / (vx**2 / (xs.size - 1) + vy**2 / (ys.size - 1))
-    return float(student_t.sf(worsening / math.sqrt(vx + vy), df)), "Welch t"
+def _beyond(excess: np.ndarray, resolution: np.ndarray) -> np.ndarray:
+    """``excess`` with the values within ``resolution`` of 0 set to 0 (rounding, not change)."""
+    return np.where(np.abs(excess) <= resolution, 0.0, excess)
 
 
 def _message(
@@ -667,25 +730,32 @@ def _message(
     status: str,
     before: float,
     after: float,
-    worsening: float,
+    beyond: bool,
     tol: float,
-    p: float | None,
+    p: float,
+    n: int,
     alpha_metric: float,
 ) -> str:
     change = f"{fmt(before)} -> {fmt(after)} ({fmt_delta(after - before)})"
-    sign = "<=" if p is not None and p <= alpha_metric else ">"
-    credible = "too few values to test" if p is None else f"p = {p:.2g} {sign} {alpha_metric:.2g}"
+    worsening = rule.worsening(before, after)
+    worse = f"worse by {fmt(worsening)} > tolerance {fmt(tol)}"
     if status == REGRESSED:
         return (
-            f"{rule.metric} regressed: {change}, worse by {fmt(worsening)} > tolerance "
-            f"{fmt(tol)} ({rule.better} is better; {credible})"
+            f"{rule.metric} regressed: {change}, {worse} ({rule.better} is better; p = {p:.2g} "
+            f"<= {alpha_metric:.2g}: credibly beyond the tolerance)"
         )
     if status == IMPROVED:
         return f"{rule.metric} improved: {change} ({rule.better} is better)"
-    if worsening > tol:
+    if status == NOT_TESTABLE:
         return (
-            f"{rule.metric}: {change}, worse by {fmt(worsening)} > tolerance {fmt(tol)}, "
-            f"but not credibly ({credible}): it could be noise"
+            f"{rule.metric}: {change}, {worse}, not testable: the smallest p-value of {n} "
+            f"pair{'s' if n != 1 else ''} is 2^-{n} = {2.0**-n:.2g} > {alpha_metric:.2g}; a "
+            f"baseline of at least {min_pairs(alpha_metric)} seeds can tell"
+        )
+    if beyond:
+        return (
+            f"{rule.metric}: {change}, {worse}, but not credibly beyond it (p = {p:.2g} > "
+            f"{alpha_metric:.2g}): it could be noise"
         )
     return f"{rule.metric}: {change}, within tolerance {fmt(tol)}"
 
@@ -708,53 +778,88 @@ def report(
     alpha: float = DEFAULT_ALPHA,
 ) -> Report:
     """Compare and collect what a reader needs: verdicts, hashes, versions, warnings."""
-    spec_hash = config_hash(spec)
-    warnings = list(spec_warnings(baseline, baseline_source, spec_hash))
+    now_hash = spec_hash(spec)
     now = versions()
-    if baseline.versions.get("sidemesh") not in (None, now["sidemesh"]):
-        warnings.append(
-            f"the baseline was made with sidemesh {baseline.versions['sidemesh']}, this is "
-            f"{now['sidemesh']}"
-        )
-    if measurement.seeds != baseline.seeds:
-        warnings.append("the seeds differ from the baseline's: unpaired comparison (Welch t)")
+    verdicts = compare(baseline, rules, measurement, alpha)
+    warnings = [
+        *spec_warnings(baseline, baseline_source, now_hash),
+        *version_warnings(baseline.versions, now),
+        *power_warnings(verdicts, alpha / max(1, len(rules))),
+    ]
     return Report(
         spec_source=spec.source,
         baseline_source=baseline_source,
         baseline_hash=baseline.spec_hash,
-        spec_hash=spec_hash,
+        spec_hash=now_hash,
         seeds=measurement.seeds,
-        paired=measurement.seeds == baseline.seeds,
         alpha=alpha,
-        verdicts=compare(baseline, rules, measurement, alpha),
+        verdicts=verdicts,
         baseline_versions=baseline.versions,
         versions=now,
         wall_time_s=measurement.wall_time_s,
         warnings=tuple(warnings),
+        timestamp=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+        hostname=socket.gethostname(),
     )
 
 
-def spec_warnings(baseline: Baseline, baseline_source: str, spec_hash: str) -> Iterable[str]:
-    if baseline.spec_hash != spec_hash:
+def spec_warnings(baseline: Baseline, baseline_source: str, now_hash: str) -> Iterable[str]:
+    if baseline.spec_hash != now_hash:
         yield (
             f"the spec changed since the baseline {baseline_source} was made (spec hash "
-            f"{baseline.spec_hash[:12]} there, {spec_hash[:12]} now); comparing anyway. If the "
+            f"{baseline.spec_hash[:12]} there, {now_hash[:12]} now); comparing anyway. If the "
             "change is deliberate, accept it with --update-baseline"
+        )
+
+
+def version_warnings(before: Mapping[str, str], now: Mapping[str, str]) -> Iterable[str]:
+    """One warning naming every recorded version that differs (Python and the packages that
+    decide results): runs are reproducible exactly only with the same versions."""
+    differ = [
+        f"{name} {before.get(name, 'not recorded')} -> {now.get(name, 'not recorded')}"
+        for name in sorted(set(before) | set(now))
+        if before.get(name) != now.get(name)
+    ]
+    if differ:
+        yield (
+            "the baseline was made with other versions (" + ", ".join(differ) + "); runs are "
+            "reproducible exactly only with the same versions, so a change may come from them"
+        )
+
+
+def power_warnings(verdicts: Sequence[Verdict], alpha_metric: float) -> Iterable[str]:
+    """A warning naming the metrics whose pairs are too few for any p-value to reach
+    ``alpha_metric``: they cannot fail, whatever happened."""
+    weak = [
+        v for v in verdicts if v.status not in (NO_DATA, MISSING) and v.n < min_pairs(alpha_metric)
+    ]
+    if weak:
+        n = max(v.n for v in weak)
+        yield (
+            f"{', '.join(v.rule.metric for v in weak)}: {n} or fewer pairs cannot give a "
+            f"p-value <= {alpha_metric:.2g} (the smallest is 2^-{n} = {2.0**-n:.2g}), so "
+            f"{'this metric' if len(weak) == 1 else 'these metrics'} cannot fail; make the "
+            f"baseline with --runs {min_pairs(alpha_metric)} or more"
         )
 
 
 def updated(
     baseline: Baseline,
     spec: Spec,
-    rules: Sequence[Rule],
     measurement: Measurement,
     command: Sequence[str] = (),
 ) -> Baseline:
-    """The baseline rewritten from ``measurement``: every metric it tracks, with the rules of
-    this check for those it judged."""
-    by_name = {r.metric: r for r in rules}
-    all_rules = [by_name.get(name, rec.rule) for name, rec in baseline.metrics.items()]
-    return make_baseline(spec, all_rules, measurement, command)
+    """The baseline rewritten from ``measurement`` (which must hold every metric it tracks):
+    new values, spec hash, spec source and versions; the same seeds, metrics, directions and
+    tolerances (a check's ``--tolerance`` is not stored) and the same ``command``;
+    ``updated_by`` records the check's command line."""
+    missing = [name for name in baseline.metrics if name not in measurement.values]
+    if missing:
+        raise RegressionError(
+            f"--update-baseline: no values of {', '.join(missing)}: measure every tracked metric"
+        )
+    rules = [rec.rule for rec in baseline.metrics.values()]
+    return make_baseline(spec, rules, measurement, baseline.command, command)
 
 
 __all__ = [
@@ -779,5 +884,8 @@ __all__ = [
     "measure",
     "report",
     "seeds_of",
+    "spec_hash",
     "updated",
+    "version_warnings",
+    "zero_mean_relative",
 ]

@@ -4,10 +4,12 @@
 - ``table_text``: the terminal table (metric, better, baseline, now, delta, tolerance, p,
   verdict) with the warnings and a closing PASS/FAIL line;
 - ``junit_xml``: JUnit XML, one ``<testcase>`` per tracked metric, ``<failure>`` for a regressed
-  or missing metric, ``<skipped>`` when neither side has a value. The schema is the one Jenkins'
-  JUnit plugin, GitLab's ``artifacts:reports:junit`` and the GitHub test-report actions read
-  (``testsuites > testsuite > testcase``, counts as attributes; Ant's ``junit`` task XML);
-- ``markdown``: a job summary (``$GITHUB_STEP_SUMMARY``, a merge-request note);
+  or missing metric, ``<skipped>`` when neither side has a value or the change is not testable.
+  The schema is the one Jenkins' JUnit plugin, GitLab's ``artifacts:reports:junit`` and the
+  GitHub test-report actions read (``testsuites > testsuite > testcase``, counts as attributes,
+  the suite's ``timestamp`` and ``hostname``; Ant's ``junit`` task XML);
+- ``markdown``: a job summary (``$GITHUB_STEP_SUMMARY``, a merge-request note), each warning a
+  paragraph of its own;
 - ``report_data``: the same facts as plain data, for ``--json``.
 
 Leaves out: per-seed values (they are in the baseline file) and any timing per metric (every
@@ -21,12 +23,24 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from experiments.regression import FAILING, NO_DATA, Baseline, Report, Verdict, fmt, fmt_delta
+from experiments.regression import (
+    FAILING,
+    MISSING,
+    NO_DATA,
+    NOT_TESTABLE,
+    OK,
+    Baseline,
+    Report,
+    Verdict,
+    fmt,
+    fmt_delta,
+)
 
 _VERDICT_WORDS = {
     "ok": "ok",
     "improved": "improved",
     "regressed": "REGRESSED",
+    "not testable": "not testable",
     "missing": "MISSING",
     "no data": "no data",
 }
@@ -55,12 +69,16 @@ def _p(v: Verdict) -> str:
     return "-" if v.p_value is None else f"{v.p_value:.2g}"
 
 
+def _now(v: Verdict) -> str:
+    return f"lost {v.lost}/{v.n}" if v.status == MISSING else fmt(v.now_mean)
+
+
 def _cells(v: Verdict) -> tuple[str, ...]:
     return (
         v.rule.metric,
         v.rule.better,
         fmt(v.baseline_mean),
-        fmt(v.now_mean),
+        _now(v),
         fmt_delta(v.delta),
         _tolerance(v),
         _p(v),
@@ -70,10 +88,9 @@ def _cells(v: Verdict) -> tuple[str, ...]:
 
 def method(report: Report) -> str:
     """One line on how the verdicts were reached."""
-    test = "paired one-sided t-test" if report.paired else "one-sided Welch t-test (unpaired)"
     return (
-        f"{len(report.seeds)} seeds ({_seed_range(report.seeds)}), {test}; a metric fails when "
-        f"its mean change in the bad direction exceeds its tolerance and p <= "
+        f"{len(report.seeds)} seeds ({_seed_range(report.seeds)}), paired one-sided sign-flip "
+        f"test; a metric fails when its worsening credibly exceeds its tolerance: p <= "
         f"{report.alpha_per_metric:.2g} (false-alarm rate {report.alpha:g} over "
         f"{len(report.verdicts)} metrics)"
     )
@@ -90,14 +107,16 @@ def notes(report: Report) -> list[str]:
     return [
         v.message
         for v in report.verdicts
-        if v.status != "ok" or (v.worsening is not None and v.worsening > v.tolerance_abs)
+        if v.status != OK or (v.worsening is not None and v.worsening > v.tolerance_abs)
     ]
 
 
 def conclusion(report: Report) -> str:
     failures = report.failures
     if not failures:
-        return f"PASS: no tracked metric regressed ({len(report.verdicts)} checked)"
+        untested = sum(v.status == NOT_TESTABLE for v in report.verdicts)
+        also = f"; {untested} not testable" if untested else ""
+        return f"PASS: no tracked metric regressed ({len(report.verdicts)} checked{also})"
     names = ", ".join(f"{v.rule.metric} ({_VERDICT_WORDS[v.status]})" for v in failures)
     return f"FAIL: {len(failures)} of {len(report.verdicts)} metrics: {names}"
 
@@ -131,7 +150,7 @@ def table_text(report: Report) -> str:
 def junit_xml(report: Report) -> str:
     """JUnit XML text: one test suite, one test case per metric."""
     failures = sum(v.status in FAILING for v in report.verdicts)
-    skipped = sum(v.status == NO_DATA for v in report.verdicts)
+    skipped = sum(v.status in (NO_DATA, NOT_TESTABLE) for v in report.verdicts)
     counts = {
         "tests": str(len(report.verdicts)),
         "failures": str(failures),
@@ -141,7 +160,14 @@ def junit_xml(report: Report) -> str:
     }
     suites = ET.Element("testsuites", {"name": "sidemesh check", **counts})
     suite = ET.SubElement(
-        suites, "testsuite", {"name": f"sidemesh check {report.spec_source}", **counts}
+        suites,
+        "testsuite",
+        {
+            "name": f"sidemesh check {report.spec_source}",
+            **counts,
+            "timestamp": report.timestamp,
+            "hostname": report.hostname,
+        },
     )
     properties = ET.SubElement(suite, "properties")
     for name, value in (
@@ -163,8 +189,9 @@ def junit_xml(report: Report) -> str:
         if v.status in FAILING:
             failure = ET.SubElement(case, "failure", {"message": v.message, "type": v.status})
             failure.text = detail
-        elif v.status == NO_DATA:
-            ET.SubElement(case, "skipped", {"message": v.message})
+        elif v.status in (NO_DATA, NOT_TESTABLE):
+            skipped_case = ET.SubElement(case, "skipped", {"message": v.message})
+            skipped_case.text = detail
         else:
             out = ET.SubElement(case, "system-out")
             out.text = f"{v.message}\n{detail}"
@@ -196,9 +223,11 @@ def markdown(report: Report) -> str:
         if v.failed:
             cells[-1] = f"**{cells[-1]}**"
         out.append("| " + " | ".join(_md(c) for c in cells) + " |")
-    lines = [f"- {_md(message)}" for message in notes(report)]
-    lines.extend(f"> **Warning:** {_md(w)}" for w in report.warnings)
-    out.extend(["", *lines, *([""] if lines else []), f"**{conclusion(report)}**", ""])
+    items = [f"- {_md(message)}" for message in notes(report)]
+    out.extend(["", *items, *([""] if items else [])])
+    for warning in report.warnings:  # a blank line between quotes: one paragraph each
+        out.extend([f"> **Warning:** {_md(warning)}", ""])
+    out.extend([f"**{conclusion(report)}**", ""])
     return "\n".join(out)
 
 
@@ -212,7 +241,6 @@ def report_data(report: Report) -> dict[str, Any]:
         "baseline_spec_hash": report.baseline_hash,
         "spec_changed": report.spec_hash != report.baseline_hash,
         "seeds": list(report.seeds),
-        "paired": report.paired,
         "alpha": report.alpha,
         "alpha_per_metric": report.alpha_per_metric,
         "metrics": [
@@ -228,6 +256,7 @@ def report_data(report: Report) -> dict[str, Any]:
                 "p_value": v.p_value,
                 "test": v.test,
                 "n": v.n,
+                "lost": v.lost,
                 "verdict": v.status,
                 "failed": v.failed,
                 "message": v.message,
@@ -238,6 +267,8 @@ def report_data(report: Report) -> dict[str, Any]:
         "versions": dict(report.versions),
         "baseline_versions": dict(report.baseline_versions),
         "wall_time_s": round(report.wall_time_s, 3),
+        "timestamp": report.timestamp,
+        "hostname": report.hostname,
     }
 
 

@@ -228,6 +228,30 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def write_atomic_all(files: Sequence[tuple[Path, str]]) -> None:
+    """Write several files, all or none: each is written aside first (creating missing parent
+    folders), and only when all of them are, each is renamed into place. An ``OSError`` names
+    the file that could not be written (``err.filename``)."""
+    aside: list[tuple[str, Path]] = []
+    try:
+        for path, text in files:
+            try:
+                path.absolute().parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.absolute().parent)
+                aside.append((tmp, path))
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    handle.write(text)
+                os.chmod(tmp, 0o666 & ~_umask())
+            except OSError as err:
+                raise OSError(err.errno, err.strerror or str(err), str(path)) from err
+        for tmp, path in aside:
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp, _ in aside:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)

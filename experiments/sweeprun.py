@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,9 +108,10 @@ def run_rows(
     workers: int | None = None,
     executor: str = "process",
     scheduler: str | None = None,
-) -> Iterator[Row]:
+) -> Generator[Row, None, None]:
     """Simulate ``runs`` of ``sweep`` on the executor and yield their rows as they finish (no
-    store: ``execute`` keeps them, a regression check compares them)."""
+    store: ``execute`` keeps them, a regression check compares them). Close the generator to
+    stop early: the pool's runs not yet started are cancelled."""
     submit = _dask if executor == "dask" else _pool
     yield from submit(sweep, runs, workers or os.cpu_count() or 1, scheduler)
 

@@ -93,3 +93,37 @@ def test_readme_sweep_example_loads(tmp_path) -> None:  # type: ignore[no-untype
     sweep = load_sweep(tmp_path / "sweep.toml")
     assert len(sweep.points) == 6 and len(sweep.runs()) == 24
     assert "latency_s.p95" in sweep.metrics
+
+
+def test_readme_ci_workflows_parse_and_keep_their_reports() -> None:
+    """The GitHub Actions and GitLab CI examples are valid YAML that keep the JUnit report and
+    the summary when the check fails, and install the versions that made the baseline."""
+    import json
+
+    import yaml
+
+    section = README.split("## Coverage regression checks in CI\n", 1)[1].split("\n## ", 1)[0]
+    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", section, flags=re.S)]
+    github = next(b for b in blocks if "jobs" in b)
+    gitlab = next(b for b in blocks if "jobs" not in b)
+    baseline = json.loads((REPO / "experiments/ci/ci-suburb.baseline.json").read_text())
+    python = baseline["versions"]["python"]
+
+    assert github.get("on", github.get(True)) == ["push", "pull_request"]  # YAML 1.1: on is True
+    steps = github["jobs"]["sidemesh-check"]["steps"]
+    setup = next(s for s in steps if s.get("uses", "").startswith("actions/setup-python"))
+    assert setup["with"]["python-version"] == python
+    install = next(s for s in steps if "pip install" in s.get("run", ""))
+    assert "-c experiments/ci/constraints.txt" in install["run"]
+    check = next(s for s in steps if "sidemesh check" in s.get("run", ""))
+    assert '--markdown "$GITHUB_STEP_SUMMARY"' in check["run"]
+    assert "--junit sidemesh-junit.xml" in check["run"]
+    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact"))
+    assert upload["if"] == "always()" and upload["with"]["path"] == "sidemesh-junit.xml"
+
+    job = gitlab["sidemesh-check"]
+    assert job["image"] == f"python:{python}"
+    assert any("-c experiments/ci/constraints.txt" in line for line in job["script"])
+    assert any("--junit sidemesh-junit.xml" in line for line in job["script"])
+    assert job["artifacts"]["when"] == "always"
+    assert job["artifacts"]["reports"]["junit"] == "sidemesh-junit.xml"
