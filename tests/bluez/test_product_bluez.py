@@ -5,7 +5,7 @@ unmodified underneath the project's code:
     * ``experiments.ble.scanner.Scanner`` and ``experiments.ble.adverts`` classify a Sidewalk
       advert as ``sidewalk`` and a Nordic UART Service advert as ``nus``, with name, RSSI,
       service data and payload as BlueZ reported them;
-    * ``sidemesh ble scan --json --duration 6s --adapter hciN`` prints both devices;
+    * ``sidemesh ble scan --json --duration 8s --adapter hciN`` prints both devices;
     * adapter problems become the project's messages (``BleUnavailable``): a second scanner in
       the process (BlueZ InProgress) is ``busy``, an adapter that does not exist is
       ``no_adapter`` (exit status 2 at the command line), a powered-off adapter is
@@ -58,9 +58,11 @@ from tests.bluez.virtual import (
 pytestmark = pytest.mark.bluez
 
 TIMEOUT_S = 30.0
-SW_NAME, SW_ADDRESS, SW_RSSI = "SW-0001", "C0:5A:00:00:00:01", -63
+# Addresses of their own: test_bleak_bluez connects to its NUS peripheral, and BlueZ would list
+# the services it found then in this module's adverts (see VirtualStreet.close).
+SW_NAME, SW_ADDRESS, SW_RSSI = "SW-0001", "C0:5A:00:00:01:01", -63
 SW_DATA = bytes.fromhex("4101a0b1c2d3e4f5")
-NUS_NAME, NUS_ADDRESS, NUS_RSSI = "NUS-01", "C0:5A:00:00:00:02", -71
+NUS_NAME, NUS_ADDRESS, NUS_RSSI = "NUS-01", "C0:5A:00:00:01:02", -71
 EXCHANGED_ATT_MTU = 517  # what BlueZ asks for and Bumble's server accepts
 ATT_MAX_VALUE_BYTES = 512
 
@@ -114,7 +116,7 @@ def test_cli_scan_json_lists_both_devices_and_an_unknown_adapter_exits_2() -> No
     runner = CliRunner()
     with virtual_street() as street:
         street_with_both(street)
-        args = ["ble", "scan", "--json", "--duration", "6s", "--adapter", street.adapter]
+        args = ["ble", "scan", "--json", "--duration", "8s", "--adapter", street.adapter]
         result = runner.invoke(main, args)
         missing = runner.invoke(main, ["ble", "scan", "--duration", "1s", "--adapter", "hci99"])
 
