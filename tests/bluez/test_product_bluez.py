@@ -31,8 +31,8 @@ tests/ble); several adapters; pairing.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
-import math
 from collections.abc import Callable
 
 import pytest
@@ -173,16 +173,20 @@ def test_uart_link_writes_chunks_frames_lines_and_notices_a_drop() -> None:
         _, nus = street.peripheral(NUS_NAME, NUS_ADDRESS, nus_advert(NUS_NAME), NUS_RSSI, nus=True)
         assert nus is not None
         message, writes, messages, outages, link = asyncio.run(uart_session(street, nus))
+    # A BleakClient left behind after a drop without disconnect() keeps its D-Bus connection
+    # open; collecting now makes its ResourceWarning fail this test, not the end of the session.
+    gc.collect()
 
     # Every chunk must fit the exchanged MTU and the 512-byte attribute value limit; a longer
     # write without response is dropped by the peripheral without a word.
     assert max(len(w) for w in writes) <= min(EXCHANGED_ATT_MTU - 3, ATT_MAX_VALUE_BYTES)
     assert b"".join(writes) == message
     assert messages == [b"hello", b"world"]
-    assert (link.connections, link.writes, link.unsent) == (1, 1, 0)
-    assert [(o.address, o.reason, math.isnan(o.end_s)) for o in outages] == [
-        (NUS_ADDRESS, "disconnected", True)
-    ]
+    assert (link.writes, link.unsent) == (1, 0)
+    # The link reconnects at once after a drop; whether that is done before close() is timing,
+    # so only the outage's start and reason are checked here.
+    assert [(o.address, o.reason) for o in outages] == [(NUS_ADDRESS, "disconnected")]
+    assert 0 < outages[0].start_s < link.now_s()
 
 
 async def uart_session(
@@ -199,7 +203,7 @@ async def uart_session(
         NUS_ADDRESS,
         messages.append,
         framing="line",
-        backoff=Backoff(initial_s=600.0, max_s=600.0),  # no reconnection within the test
+        backoff=Backoff(initial_s=0.2, max_s=1.0),
         connect_timeout_s=TIMEOUT_S,
     )
     running = asyncio.create_task(link.run())
