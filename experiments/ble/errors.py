@@ -4,7 +4,7 @@ What it does
     :func:`require_bleak` imports bleak or says to install the extra; :func:`explain` maps an
     exception raised while opening or using an adapter to a :class:`BleUnavailable` naming
     what is wrong and what to do: the extra missing, no adapter (or no BlueZ / D-Bus to reach
-    one), the adapter powered off, permission denied, or another program scanning.
+    one), the adapter powered off, permission denied, or a second scan from the same program.
 
 Sources
     bleak 3.x exceptions (``bleak.exc``): ``BleakBluetoothNotAvailableError`` and its
@@ -39,8 +39,8 @@ PERMISSION: Final = (
     "D-Bus policy; on macOS allow Bluetooth for the terminal"
 )
 BUSY: Final = (
-    "the adapter is busy: another program is scanning (BlueZ refuses a second scan); "
-    "stop it and try again"
+    "the adapter is busy: a scan is already running from this program's D-Bus connection "
+    "(BlueZ refuses a second one); stop the other sidemesh ble command and try again"
 )
 
 

@@ -193,6 +193,7 @@ class UartLink:
         self._rx: Any = None
         self._without_response = False
         self._write_lock = asyncio.Lock()
+        self._dropped: Any = None  # the client of a dropped link, until released
 
     def now_s(self) -> float:
         return self._clock() - self._t0
@@ -227,6 +228,7 @@ class UartLink:
             self._adapter_failures = 0
             await self._lost.wait()
             self._lost.clear()
+            await self._release_dropped()
 
     async def _connect(self) -> None:
         bleak = require_bleak()
@@ -269,10 +271,22 @@ class UartLink:
         self._attempts = 0
         self.connected.set()
 
+    async def _release_dropped(self) -> None:
+        """Disconnect the client of a link the board dropped: on BlueZ only
+        ``BleakClient.disconnect()`` closes the client's D-Bus connection (one leaked socket per
+        outage otherwise, as the tier-3 tests found)."""
+        dropped, self._dropped = self._dropped, None
+        if dropped is not None:
+            try:
+                await dropped.disconnect()
+            except Exception:
+                pass  # already gone; the socket is what mattered
+
     def _on_disconnect(self, client: Any) -> None:
         if client is not self.client:
             return
         self.client = None
+        self._dropped = client
         self.connected.clear()
         if not self._closing:
             self._outage_start_s = self.now_s()
@@ -315,6 +329,7 @@ class UartLink:
         """Disconnect for good; an outage still open is closed with end NaN."""
         self._closing = True
         self._lost.set()
+        await self._release_dropped()
         client, self.client = self.client, None
         if client is not None:
             try:

@@ -127,7 +127,7 @@ def test_a_second_scan_is_refused_like_bluez_does() -> None:
             async with Scanner(backend=backend), Scanner(backend=backend):
                 pass
 
-    with pytest.raises(BleUnavailable, match="another program is scanning") as info:
+    with pytest.raises(BleUnavailable, match="a scan is already running") as info:
         asyncio.run(twice())
     assert info.value.kind == "busy"
 

@@ -246,6 +246,9 @@ def test_failed_attempts_back_off_then_connect_and_reconnect_after_a_drop() -> N
     assert first.attempts == 4 and first.reason.startswith("connect failed: BleakError")
     assert second.attempts == 1 and second.reason == "disconnected"
     assert first.end_s >= first.start_s and second.end_s >= second.start_s
+    # the dropped link's client is disconnected too (on BlueZ that closes its D-Bus socket),
+    # then the live one at close
+    assert board.disconnects == 2
 
 
 def test_a_board_without_nus_is_refused_and_disconnected() -> None:

@@ -125,7 +125,7 @@ class BleakDBusError(BleakError):
         (BleakDBusError("org.bluez.Error.NotReady"), "powered_off", "powered off"),
         (BleakDBusError("org.bluez.Error.NotPermitted"), "permission", "permission"),
         (BleakDBusError("org.freedesktop.DBus.Error.AccessDenied"), "permission", "permission"),
-        (BleakDBusError("org.bluez.Error.InProgress"), "busy", "another program"),
+        (BleakDBusError("org.bluez.Error.InProgress"), "busy", "a scan is already running"),
         (BleakDBusError("org.freedesktop.DBus.Error.ServiceUnknown"), "no_adapter", "bluetoothd"),
         (PermissionError(13, "denied"), "permission", "permission"),
         (FileNotFoundError(2, "no socket"), "no_adapter", "D-Bus"),
