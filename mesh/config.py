@@ -43,17 +43,18 @@ def doc(text: str, unit: str = "") -> dict[str, str]:
     return {"doc": text, "unit": unit}
 
 
-def _require(cond: bool, key: str, message: str) -> None:
+def require(cond: bool, key: str, message: str) -> None:
+    """Raise :class:`ConfigError` naming ``key`` unless ``cond`` (every config check uses it)."""
     if not cond:
         raise ConfigError(key, message)
 
 
-def _require_finite(obj: Any, keys: tuple[str, ...], positive: bool = False) -> None:
+def require_finite(obj: Any, keys: tuple[str, ...], positive: bool = False) -> None:
     """Each field in ``keys`` of ``obj`` is a finite number >= 0 (> 0 when ``positive``)."""
     for key in keys:
         value = getattr(obj, key)
         ok = math.isfinite(value) and (value > 0 if positive else value >= 0)
-        _require(ok, key, f"must be {'> 0' if positive else '>= 0'}, got {value}")
+        require(ok, key, f"must be {'> 0' if positive else '>= 0'}, got {value}")
 
 
 @dataclass(frozen=True)
@@ -65,12 +66,12 @@ class ScenarioConfig:
     name: str = field(default="scenario", metadata=doc("free-text name, copied to the results"))
 
     def __post_init__(self) -> None:
-        _require(
+        require(
             math.isfinite(self.duration_s) and self.duration_s > 0,
             "duration_s",
             f"must be a finite number > 0, got {self.duration_s}",
         )
-        _require(
+        require(
             0 <= self.seed < 2**63, "seed", f"must be an integer in 0..2**63-1, got {self.seed}"
         )
 
@@ -98,12 +99,12 @@ class MediumConfig:
     )
 
     def __post_init__(self) -> None:
-        _require(
+        require(
             self.lora_rejection in ("goursaud", "croce"),
             "lora_rejection",
             f"must be one of goursaud, croce; got {self.lora_rejection!r}",
         )
-        _require(
+        require(
             0 <= self.interference_margin_db <= 60,
             "interference_margin_db",
             f"must be in 0..60, got {self.interference_margin_db}",
@@ -149,11 +150,11 @@ class DownlinkConfig:
     )
 
     def __post_init__(self) -> None:
-        _require_finite(self, ("interval_s", "lifetime_s"))
-        _require(self.lifetime_s > 0, "lifetime_s", "must be > 0")
-        _require(0 <= self.payload_bytes <= 255, "payload_bytes", "must be in 0..255")
-        _require(0 <= self.retries <= 255, "retries", f"must be in 0..255, got {self.retries}")
-        _require(
+        require_finite(self, ("interval_s", "lifetime_s"))
+        require(self.lifetime_s > 0, "lifetime_s", "must be > 0")
+        require(0 <= self.payload_bytes <= 255, "payload_bytes", "must be in 0..255")
+        require(0 <= self.retries <= 255, "retries", f"must be in 0..255, got {self.retries}")
+        require(
             self.route in DOWNLINK_ROUTES,
             "route",
             f"must be one of {', '.join(DOWNLINK_ROUTES)}; got {self.route!r}",
@@ -210,19 +211,19 @@ class FskLinkConfig:
     )
 
     def __post_init__(self) -> None:
-        _require_finite(self, ("rx_window_interval_s", "resync_interval_s"), positive=True)
-        _require_finite(self, ("rx_window_s", "beacon_guard_s"))
-        _require(
+        require_finite(self, ("rx_window_interval_s", "resync_interval_s"), positive=True)
+        require_finite(self, ("rx_window_s", "beacon_guard_s"))
+        require(
             self.rx_window_s < self.rx_window_interval_s,
             "rx_window_s",
             "must be shorter than rx_window_interval_s",
         )
-        _require(
+        require(
             0 <= self.beacon_miss_probability < 1,
             "beacon_miss_probability",
             f"must be in [0, 1), got {self.beacon_miss_probability}",
         )
-        _require(self.sync_loss_beacons >= 1, "sync_loss_beacons", "must be >= 1")
+        require(self.sync_loss_beacons >= 1, "sync_loss_beacons", "must be >= 1")
 
 
 @dataclass(frozen=True)
@@ -274,24 +275,24 @@ class LoraLinkConfig:
     )
 
     def __post_init__(self) -> None:
-        _require(
+        require(
             self.rx_windows in LORA_RX_WINDOW_COUNTS,
             "rx_windows",
             f"must be one of {', '.join(map(str, LORA_RX_WINDOW_COUNTS))}; got {self.rx_windows}",
         )
-        _require(
+        require(
             math.isfinite(self.rx_window_spacing_s) and self.rx_window_spacing_s > 0,
             "rx_window_spacing_s",
             f"must be > 0, got {self.rx_window_spacing_s}",
         )
-        _require(1 <= self.rx_window_symbols <= 1024, "rx_window_symbols", "must be in 1..1024")
-        _require_finite(self, ("periodic_listen_s", "keepalive_interval_s", "forget_after_s"))
-        _require(
+        require(1 <= self.rx_window_symbols <= 1024, "rx_window_symbols", "must be in 1..1024")
+        require_finite(self, ("periodic_listen_s", "keepalive_interval_s", "forget_after_s"))
+        require(
             not self.periodic_listen_s or 0 < self.keepalive_interval_s < self.forget_after_s,
             "keepalive_interval_s",
             "must be > 0 and shorter than forget_after_s, or the bridge forgets the endpoint",
         )
-        _require(0 <= self.keepalive_bytes <= 255, "keepalive_bytes", "must be in 0..255")
+        require(0 <= self.keepalive_bytes <= 255, "keepalive_bytes", "must be in 0..255")
 
 
 @dataclass(frozen=True)
@@ -328,14 +329,14 @@ class MobilityConfig:
     def __post_init__(self) -> None:
         for key in ("speed_mps", "pause_s"):
             pair = getattr(self, key)
-            _require(len(pair) == 2, key, f"must be [min, max], got {list(pair)}")
-            _require(
+            require(len(pair) == 2, key, f"must be [min, max], got {list(pair)}")
+            require(
                 all(math.isfinite(v) for v in pair) and 0 <= pair[0] <= pair[1],
                 key,
                 f"must be finite with 0 <= min <= max, got {list(pair)}",
             )
-        _require(self.speed_mps[0] > 0, "speed_mps", "the minimum speed must be > 0")
-        _require_finite(self, ("shadowing_decorrelation_m", "gap_sample_s"), positive=True)
+        require(self.speed_mps[0] > 0, "speed_mps", "the minimum speed must be > 0")
+        require_finite(self, ("shadowing_decorrelation_m", "gap_sample_s"), positive=True)
 
 
 @dataclass(frozen=True)
@@ -460,10 +461,8 @@ class EndpointConfig:
     )
 
     def __post_init__(self) -> None:
-        _require(
-            self.link in LINKS, "link", f"must be one of {', '.join(LINKS)}; got {self.link!r}"
-        )
-        _require(
+        require(self.link in LINKS, "link", f"must be one of {', '.join(LINKS)}; got {self.link!r}")
+        require(
             self.relay_role in ("client", "router"),
             "relay_role",
             f"must be client or router; got {self.relay_role!r}",
@@ -475,106 +474,106 @@ class EndpointConfig:
                 ("downlink.interval_s", self.downlink.enabled),
                 ("lbt", self.lbt),
             ):
-                _require(
+                require(
                     not bad,
                     key,
                     "is not available to mobile classes: a moving endpoint only transmits "
                     "(neighbour tables of listeners are static for a run)",
                 )
-            _require(
+            require(
                 not (self.link == "lora" and self.lora_link.periodic_listen_s),
                 "lora_link.periodic_listen_s",
                 "is not available to mobile classes",
             )
-            _require(
+            require(
                 self.oversize != "connect",
                 "oversize",
                 "connect is not available to mobile classes",
             )
-            _require(
+            require(
                 "fsk" not in self.links,
                 "link",
                 "mobile classes use ble or lora (FSK beacon sync is computed once per run)",
             )
-        _require(
+        require(
             self.traffic in ("periodic", "poisson"),
             "traffic",
             f"must be periodic or poisson; got {self.traffic!r}",
         )
-        _require(
+        require(
             math.isfinite(self.interval_s) and self.interval_s > 0,
             "interval_s",
             f"must be > 0, got {self.interval_s}",
         )
-        _require(
+        require(
             0 <= self.jitter_s <= self.interval_s / 2,
             "jitter_s",
             f"must be in 0..interval_s/2 ({self.interval_s / 2}), got {self.jitter_s}",
         )
-        _require(0 < self.share <= 1, "share", f"must be in (0, 1], got {self.share}")
-        _require(
+        require(0 < self.share <= 1, "share", f"must be in (0, 1], got {self.share}")
+        require(
             0 <= self.payload_bytes <= 65535,
             "payload_bytes",
             f"must be in 0..65535, got {self.payload_bytes}",
         )
-        _require(
+        require(
             self.oversize in ("reject", "fragment", "connect"),
             "oversize",
             f"must be reject, fragment or connect; got {self.oversize!r}",
         )
-        _require(
+        require(
             -30 <= self.tx_power_dbm <= 30,
             "tx_power_dbm",
             f"must be in -30..30, got {self.tx_power_dbm}",
         )
-        _require(
+        require(
             self.battery in BATTERIES,
             "battery",
             f"must be one of {', '.join(BATTERIES)}; got {self.battery!r}",
         )
-        _require(
+        require(
             self.radio == "auto" or self.radio in RADIO_PROFILES,
             "radio",
             f"must be auto or one of {', '.join(RADIO_PROFILES)}; got {self.radio!r}",
         )
-        _require(
+        require(
             self.radio == "auto" or self.radio == DEFAULT_RADIO[self.link],
             "radio",
             f"{self.radio} cannot send on link {self.link}; use {DEFAULT_RADIO[self.link]} or auto",
         )
         profile = RADIO_PROFILES[self.radio_name]
-        _require(
+        require(
             self.tx_power_dbm <= profile.max_tx_power_dbm,
             "tx_power_dbm",
             f"{self.tx_power_dbm:g} dBm is above the {profile.name} maximum of "
             f"{profile.max_tx_power_dbm:g} dBm (link {self.link})",
         )
-        _require(
+        require(
             self.fragments <= MAX_FRAGMENTS,
             "payload_bytes",
             f"{self.payload_bytes} B needs {self.fragments} fragments of {self.mtu_bytes} B on "
             f"{self.link}; at most {MAX_FRAGMENTS} are allowed",
         )
-        _require(0 <= self.max_retries <= 255, "max_retries", "must be in 0..255")
-        _require_finite(self, ("backoff_max_s", "ack_delay_s", "ack_window_s", "lbt_sense_s"))
-        _require(0 <= self.ack_payload_bytes <= 255, "ack_payload_bytes", "must be in 0..255")
-        _require(self.lbt_max_attempts >= 1, "lbt_max_attempts", "must be >= 1")
+        require(0 <= self.max_retries <= 255, "max_retries", "must be in 0..255")
+        require_finite(self, ("backoff_max_s", "ack_delay_s", "ack_window_s", "lbt_sense_s"))
+        require(0 <= self.ack_payload_bytes <= 255, "ack_payload_bytes", "must be in 0..255")
+        require(self.lbt_max_attempts >= 1, "lbt_max_attempts", "must be >= 1")
         for link in self.link_mask:
-            _require(
+            require(
                 link in LINKS, "link_mask", f"unknown link {link!r}; allowed: {', '.join(LINKS)}"
             )
-        _require(len(set(self.link_mask)) == len(self.link_mask), "link_mask", "lists a link twice")
-        _require(
+        require(len(set(self.link_mask)) == len(self.link_mask), "link_mask", "lists a link twice")
+        require(
             not self.link_mask or self.link in self.link_mask,
             "link_mask",
             f"must include the class's link ({self.link}), its primary link",
         )
-        _require(
+        require(
             self.link_policy in ("lowest_energy", "ordered"),
             "link_policy",
             f"must be lowest_energy or ordered; got {self.link_policy!r}",
         )
-        _require(
+        require(
             not (
                 self.downlink.enabled
                 and "lora" in self.links
@@ -589,13 +588,13 @@ class EndpointConfig:
             mtu = (
                 self.ble.data_length_bytes if link == "ble" else int(getattr(self, link).mtu_bytes)
             )
-            _require(
+            require(
                 self.downlink.payload_bytes <= mtu,
                 "downlink.payload_bytes",
                 f"{self.downlink.payload_bytes} B is over the {link} MTU of {mtu} B",
             )
         for key in ("acked", "lbt"):
-            _require(
+            require(
                 not (self.links == ("ble",) and getattr(self, key)),
                 key,
                 "is for fsk and lora links; BLE advertising has neither ACKs nor LBT",
@@ -739,52 +738,52 @@ class BridgeConfig:
     )
 
     def __post_init__(self) -> None:
-        _require(len(self.links) > 0, "links", "must name at least one of ble, fsk, lora")
+        require(len(self.links) > 0, "links", "must name at least one of ble, fsk, lora")
         for link in self.links:
-            _require(link in LINKS, "links", f"unknown link {link!r}; allowed: {', '.join(LINKS)}")
-        _require(len(set(self.links)) == len(self.links), "links", "lists a link twice")
+            require(link in LINKS, "links", f"unknown link {link!r}; allowed: {', '.join(LINKS)}")
+        require(len(set(self.links)) == len(self.links), "links", "lists a link twice")
         for key in ("lora_demodulators", "fsk_demodulators", "ble_demodulators"):
-            _require(1 <= getattr(self, key) <= 64, key, "must be in 1..64")
-        _require(self.scan_interval_s > 0, "scan_interval_s", "must be > 0")
-        _require(
+            require(1 <= getattr(self, key) <= 64, key, "must be in 1..64")
+        require(self.scan_interval_s > 0, "scan_interval_s", "must be > 0")
+        require(
             0 < self.scan_window_s <= self.scan_interval_s,
             "scan_window_s",
             "must be in (0, scan_interval_s]",
         )
-        _require(self.backhaul_latency_median_s >= 0, "backhaul_latency_median_s", "must be >= 0")
-        _require(self.backhaul_latency_sigma >= 0, "backhaul_latency_sigma", "must be >= 0")
-        _require(
+        require(self.backhaul_latency_median_s >= 0, "backhaul_latency_median_s", "must be >= 0")
+        require(self.backhaul_latency_sigma >= 0, "backhaul_latency_sigma", "must be >= 0")
+        require(
             0 < self.backhaul_availability <= 1,
             "backhaul_availability",
             f"must be in (0, 1], got {self.backhaul_availability}",
         )
-        _require(self.backhaul_outage_mean_s > 0, "backhaul_outage_mean_s", "must be > 0")
-        _require_finite(self, ("fsk_beacon_interval_s", "fsk_slot_s"), positive=True)
-        _require(0 <= self.fsk_beacon_bytes <= 255, "fsk_beacon_bytes", "must be in 0..255")
+        require(self.backhaul_outage_mean_s > 0, "backhaul_outage_mean_s", "must be > 0")
+        require_finite(self, ("fsk_beacon_interval_s", "fsk_slot_s"), positive=True)
+        require(0 <= self.fsk_beacon_bytes <= 255, "fsk_beacon_bytes", "must be in 0..255")
         for key in ("backhaul_rate_bps", "backhaul_queue_bytes", "monthly_allowance_bytes"):
             value = getattr(self, key)
-            _require(
+            require(
                 math.isfinite(value) and value >= 0,
                 key,
                 f"must be >= 0 (0: unlimited), got {value}",
             )
-        _require(
+        require(
             0 <= self.backhaul_overhead_bytes <= 65535,
             "backhaul_overhead_bytes",
             "must be in 0..65535",
         )
-        _require(
+        require(
             math.isfinite(self.allowance_period_s) and self.allowance_period_s > 0,
             "allowance_period_s",
             f"must be > 0, got {self.allowance_period_s}",
         )
-        _require(
+        require(
             1 <= self.bridges_per_account <= 1_000_000,
             "bridges_per_account",
             f"must be >= 1, got {self.bridges_per_account}",
         )
         for key in ("ble_tx_power_dbm", "fsk_tx_power_dbm", "lora_tx_power_dbm"):
-            _require(-30 <= getattr(self, key) <= 30, key, "must be in -30..30")
+            require(-30 <= getattr(self, key) <= 30, key, "must be in -30..30")
 
     def tx_power_dbm(self, link: str) -> float:
         return float(getattr(self, f"{link}_tx_power_dbm"))
@@ -806,7 +805,7 @@ class PropagationExtras:
     )
 
     def __post_init__(self) -> None:
-        _require(0 <= self.wall_loss_db <= 60, "wall_loss_db", "must be in 0..60")
+        require(0 <= self.wall_loss_db <= 60, "wall_loss_db", "must be in 0..60")
 
 
 @dataclass(frozen=True)
@@ -838,12 +837,12 @@ class PrivacyConfig:
     )
 
     def __post_init__(self) -> None:
-        _require(
+        require(
             math.isfinite(self.rotation_period_s) and self.rotation_period_s >= 0,
             "rotation_period_s",
             f"must be >= 0 (0: no rotation), got {self.rotation_period_s}",
         )
-        _require(
+        require(
             0 <= self.encryption_overhead_bytes <= 64,
             "encryption_overhead_bytes",
             f"must be in 0..64, got {self.encryption_overhead_bytes}",
@@ -870,18 +869,18 @@ class MetricsConfig:
     )
 
     def __post_init__(self) -> None:
-        _require(
+        require(
             0 < self.coverage_pdr_threshold <= 1,
             "coverage_pdr_threshold",
             "must be in (0, 1]",
         )
-        _require(
+        require(
             self.area_link in (*LINKS, "auto"),
             "area_link",
             f"must be one of ble, fsk, lora, auto; got {self.area_link!r}",
         )
-        _require(self.area_probe_spacing_m >= 0, "area_probe_spacing_m", "must be >= 0")
-        _require(self.area_margin_m >= 0, "area_margin_m", "must be >= 0")
+        require(self.area_probe_spacing_m >= 0, "area_probe_spacing_m", "must be >= 0")
+        require(self.area_margin_m >= 0, "area_margin_m", "must be >= 0")
 
 
 STRATEGIES: tuple[str, ...] = ("direct", "flood", "contention_flood", "gradient")
@@ -993,35 +992,35 @@ class RoutingConfig:
     )
 
     def __post_init__(self) -> None:
-        _require(
+        require(
             self.strategy in STRATEGIES,
             "strategy",
             f"must be one of {', '.join(STRATEGIES)}; got {self.strategy!r}",
         )
-        _require(2 <= self.ttl <= 127, "ttl", f"must be in 2..127, got {self.ttl}")
-        _require(self.cache_size >= 1, "cache_size", "must be >= 1")
-        _require(0 <= self.relay_retransmits <= 7, "relay_retransmits", "must be in 0..7")
-        _require(1 <= self.hop_limit <= 7, "hop_limit", f"must be in 1..7, got {self.hop_limit}")
-        _require(
+        require(2 <= self.ttl <= 127, "ttl", f"must be in 2..127, got {self.ttl}")
+        require(self.cache_size >= 1, "cache_size", "must be >= 1")
+        require(0 <= self.relay_retransmits <= 7, "relay_retransmits", "must be in 0..7")
+        require(1 <= self.hop_limit <= 7, "hop_limit", f"must be in 1..7, got {self.hop_limit}")
+        require(
             0 <= self.cw_min <= self.cw_max <= 15,
             "cw_min",
             f"must satisfy 0 <= cw_min <= cw_max <= 15, got {self.cw_min}, {self.cw_max}",
         )
-        _require(self.snr_min_db < self.snr_max_db, "snr_min_db", "must be below snr_max_db")
-        _require(0 <= self.originator_retries <= 7, "originator_retries", "must be in 0..7")
-        _require(
+        require(self.snr_min_db < self.snr_max_db, "snr_min_db", "must be below snr_max_db")
+        require(0 <= self.originator_retries <= 7, "originator_retries", "must be in 0..7")
+        require(
             self.metric in ("hops", "etx"), "metric", f"must be hops or etx; got {self.metric!r}"
         )
-        _require(self.etx_window >= 1, "etx_window", "must be >= 1")
-        _require(0 <= self.hop_retries <= 15, "hop_retries", "must be in 0..15")
-        _require(self.parent_loss >= 1, "parent_loss", "must be >= 1")
-        _require(
+        require(self.etx_window >= 1, "etx_window", "must be >= 1")
+        require(0 <= self.hop_retries <= 15, "hop_retries", "must be in 0..15")
+        require(self.parent_loss >= 1, "parent_loss", "must be >= 1")
+        require(
             0 <= self.relay_payload_overhead_bytes <= 32,
             "relay_payload_overhead_bytes",
             "must be in 0..32",
         )
-        _require_finite(self, ("relay_interval_s", "relay_delay_max_s", "ack_delay_s"))
-        _require_finite(self, ("beacon_interval_s",), positive=True)
+        require_finite(self, ("relay_interval_s", "relay_delay_max_s", "ack_delay_s"))
+        require_finite(self, ("beacon_interval_s",), positive=True)
 
     @property
     def relaying(self) -> bool:
@@ -1043,14 +1042,14 @@ class OutageWindow:
     end_s: float = field(default=0.0, metadata=doc("outage end", "s"))
 
     def __post_init__(self) -> None:
-        _require(len(self.bridges) > 0, "bridges", "must name at least one bridge node id")
-        _require(
+        require(len(self.bridges) > 0, "bridges", "must name at least one bridge node id")
+        require(
             self.kind in ("power", "backhaul"),
             "kind",
             f"must be power or backhaul; got {self.kind!r}",
         )
-        _require_finite(self, ("start_s", "end_s"))
-        _require(self.end_s > self.start_s, "end_s", "must be after start_s")
+        require_finite(self, ("start_s", "end_s"))
+        require(self.end_s > self.start_s, "end_s", "must be after start_s")
 
 
 @dataclass(frozen=True)
@@ -1061,8 +1060,8 @@ class NodeFailure:
     at_s: float = field(default=0.0, metadata=doc("when it fails", "s"))
 
     def __post_init__(self) -> None:
-        _require(self.node >= 0, "node", "must be a node id >= 0")
-        _require_finite(self, ("at_s",))
+        require(self.node >= 0, "node", "must be a node id >= 0")
+        require_finite(self, ("at_s",))
 
 
 @dataclass(frozen=True)
@@ -1079,15 +1078,13 @@ class JammerConfig:
     end_s: float = field(default=math.inf, metadata=doc("no burst after this", "s"))
 
     def __post_init__(self) -> None:
-        _require(
-            self.link in LINKS, "link", f"must be one of {', '.join(LINKS)}; got {self.link!r}"
-        )
-        _require(0 < self.duty_cycle <= 1, "duty_cycle", "must be in (0, 1]")
+        require(self.link in LINKS, "link", f"must be one of {', '.join(LINKS)}; got {self.link!r}")
+        require(0 < self.duty_cycle <= 1, "duty_cycle", "must be in (0, 1]")
         for key in ("x_m", "y_m", "tx_power_dbm"):
-            _require(math.isfinite(getattr(self, key)), key, "must be a finite number")
-        _require_finite(self, ("start_s",))
-        _require_finite(self, ("burst_s",), positive=True)
-        _require(self.end_s > self.start_s, "end_s", "must be after start_s")
+            require(math.isfinite(getattr(self, key)), key, "must be a finite number")
+        require_finite(self, ("start_s",))
+        require_finite(self, ("burst_s",), positive=True)
+        require(self.end_s > self.start_s, "end_s", "must be after start_s")
 
 
 @dataclass(frozen=True)
@@ -1129,9 +1126,9 @@ class FaultsConfig:
     )
 
     def __post_init__(self) -> None:
-        _require_finite(self, ("power_mtbf_s", "backhaul_mtbf_s", "failure_fraction"))
-        _require_finite(self, ("power_mttr_s", "backhaul_mttr_s"), positive=True)
-        _require(0 <= self.failure_fraction <= 1, "failure_fraction", "must be in 0..1")
+        require_finite(self, ("power_mtbf_s", "backhaul_mtbf_s", "failure_fraction"))
+        require_finite(self, ("power_mttr_s", "backhaul_mttr_s"), positive=True)
+        require(0 <= self.failure_fraction <= 1, "failure_fraction", "must be in 0..1")
 
     @property
     def any(self) -> bool:
@@ -1163,11 +1160,11 @@ class SimConfig:
     faults: FaultsConfig = field(default_factory=FaultsConfig)
 
     def __post_init__(self) -> None:
-        _require(len(self.endpoint_classes) > 0, "endpoint_class", "at least one class is needed")
+        require(len(self.endpoint_classes) > 0, "endpoint_class", "at least one class is needed")
         names = [c.name for c in self.endpoint_classes]
-        _require(len(set(names)) == len(names), "endpoint_class", f"duplicate class names {names}")
+        require(len(set(names)) == len(names), "endpoint_class", f"duplicate class names {names}")
         area_link = self.metrics.area_link
-        _require(
+        require(
             area_link == "auto" or area_link in self.links_in_use,
             "metrics.area_link",
             f"{area_link!r} is not the link of any endpoint class "
@@ -1176,7 +1173,7 @@ class SimConfig:
         slot_s = self.bridge.fsk_slot_s
         for c in self.endpoint_classes:
             slots = c.fsk_link.rx_window_interval_s / slot_s
-            _require(
+            require(
                 "fsk" not in c.links or abs(slots - round(slots)) <= 1e-6 * slots,
                 "endpoint_class",
                 f"class {c.name}: fsk_link.rx_window_interval_s = "
@@ -1187,7 +1184,7 @@ class SimConfig:
         for c in self.endpoint_classes:
             for link in c.links:
                 mtu = int(getattr(c, link).mtu_bytes)
-                _require(
+                require(
                     overhead < mtu,
                     "privacy.encryption_overhead_bytes",
                     f"{overhead} B leaves no room for data in the {mtu} B {link} MTU "
@@ -1202,7 +1199,7 @@ class SimConfig:
                 if link == "lora" and c.lora_link.periodic_listen_s:
                     frames["lora_link.keepalive_bytes"] = c.lora_link.keepalive_bytes
                 for key, size in frames.items():
-                    _require(
+                    require(
                         size + overhead <= mtu,
                         "endpoint_class",
                         f"class {c.name}: {key} = {size} B + {overhead} B of encryption overhead "
@@ -1210,20 +1207,20 @@ class SimConfig:
                     )
         rotation_s = self.privacy.rotation_period_s
         horizon_s = 2 * self.scenario.duration_s + 86_400.0
-        _require(
+        require(
             rotation_s == 0 or horizon_s / rotation_s < 2**32,
             "privacy.rotation_period_s",
             f"{rotation_s:g} s gives more than 2**32 ID epochs over the run; use a longer period",
         )
         for jammer in self.faults.jammers:
-            _require(
+            require(
                 jammer.link in self.links_in_use,
                 "faults.jammers",
                 f"a jammer on {jammer.link} jams nothing: no endpoint class uses that link "
                 f"({', '.join(self.links_in_use)})",
             )
         total = sum(c.share for c in self.endpoint_classes)
-        _require(
+        require(
             abs(total - 1.0) <= 1e-6,
             "endpoint_class",
             f"class shares must sum to 1, got {total:g}",

@@ -21,22 +21,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from mesh.config import ConfigError, doc
+from mesh.config import doc, require, require_finite
 
 JOIN = ("all", "sidewalk", "listed")
 ROUTES = ("uplinks", "none")
-
-
-def _check(cond: bool, key: str, message: str) -> None:
-    if not cond:
-        raise ConfigError(key, message)
 
 
 def _finite(obj: object, *keys: str) -> None:
     """Each of ``keys`` is a finite number (TOML allows nan and inf) or None."""
     for key in keys:
         value = getattr(obj, key)
-        _check(value is None or math.isfinite(value), key, f"must be a finite number, got {value}")
+        require(value is None or math.isfinite(value), key, f"must be a finite number, got {value}")
 
 
 @dataclass(frozen=True)
@@ -51,7 +46,7 @@ class DevicePlacement:
     indoor: bool = field(default=False, metadata=doc("inside a house (wall loss is added)"))
 
     def __post_init__(self) -> None:
-        _check(bool(self.address.strip()), "address", "give the device's address")
+        require(bool(self.address.strip()), "address", "give the device's address")
         object.__setattr__(self, "address", self.address.strip().upper())
         _finite(self, "x_m", "y_m")
 
@@ -91,12 +86,10 @@ class NusConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "address", self.address.strip().upper())
         _finite(self, "x_m", "y_m")
-        _check(self.framing in ("line", "notification"), "framing", "must be line or notification")
-        _check(self.route in ROUTES, "route", f"must be one of {', '.join(ROUTES)}")
-        for key in ("connect_timeout_s", "backoff_initial_s", "backoff_max_s"):
-            value = getattr(self, key)
-            _check(math.isfinite(value) and value > 0, key, f"must be > 0, got {value}")
-        _check(
+        require(self.framing in ("line", "notification"), "framing", "must be line or notification")
+        require(self.route in ROUTES, "route", f"must be one of {', '.join(ROUTES)}")
+        require_finite(self, ("connect_timeout_s", "backoff_initial_s", "backoff_max_s"), True)
+        require(
             self.backoff_max_s >= self.backoff_initial_s,
             "backoff_max_s",
             "must be >= backoff_initial_s",
@@ -151,22 +144,18 @@ class BleConfig:
     nus: NusConfig = field(default_factory=NusConfig, metadata=doc("[ble.nus]: a NUS board"))
 
     def __post_init__(self) -> None:
-        _check(
-            math.isfinite(self.realtime_factor) and self.realtime_factor > 0,
-            "realtime_factor",
-            f"must be > 0, got {self.realtime_factor}",
-        )
-        _check(self.join in JOIN, "join", f"must be one of {', '.join(JOIN)}")
-        _check(0 <= self.max_devices <= 1000, "max_devices", "must be in 0..1000")
-        _finite(self, "min_rssi_dbm", "tx_power_dbm", "min_interval_s", "poll_s")
+        require_finite(self, ("realtime_factor",), positive=True)
+        require(self.join in JOIN, "join", f"must be one of {', '.join(JOIN)}")
+        require(0 <= self.max_devices <= 1000, "max_devices", "must be in 0..1000")
+        _finite(self, "min_rssi_dbm", "tx_power_dbm")
         _finite(self, "default_x_m", "default_y_m")  # (None: the area's centre)
-        _check(self.min_interval_s >= 0, "min_interval_s", "must be >= 0")
-        _check(self.poll_s > 0, "poll_s", "must be > 0")
+        require_finite(self, ("min_interval_s",))
+        require_finite(self, ("poll_s",), positive=True)
         addresses = [d.address for d in self.devices]
         if self.nus.enabled:
             addresses.append(self.nus.address)
         for address in addresses:
-            _check(
+            require(
                 addresses.count(address) == 1,
                 "devices",
                 f"{address} is placed twice (devices and nus need different addresses)",
