@@ -49,6 +49,7 @@ from experiments.runner import write_atomic
 from experiments.store import Store
 from experiments.sweep import Run, Sweep, load_sweep
 from experiments.sweeprun import execute
+from mesh.config import SimConfig
 
 Values = tuple[tuple[str, Any], ...]
 """One sweep point: (axis, value) pairs in axis order."""
@@ -72,12 +73,18 @@ class Reproduction:
     log_x: bool = False
 
 
-def _aloha(sweep: Sweep, values: Values, metric: str) -> float:
+def _lora_load(sweep: Sweep, values: Values) -> tuple[SimConfig, int, float]:
+    """The point's config, its endpoints N and each one's share of time on air ``T lambda``
+    (one LoRa class): the offered load is ``G = N T lambda``."""
     cfg = sweep.spec_of(Run(0, 0, sweep.seeds[0], values)).config
     cls = cfg.endpoint_classes[0]
-    n = cfg.topology.endpoints
-    offered = n * cls.lora.airtime_s(cls.payload_bytes) / cls.interval_s
-    return math.exp(-2.0 * offered)
+    return cfg, int(cfg.topology.endpoints), cls.lora.airtime_s(cls.payload_bytes) / cls.interval_s
+
+
+def _aloha(sweep: Sweep, values: Values, metric: str) -> float:
+    """exp(-2G) (Abramson 1970), which is also Bor et al. 2016's Eq. 12, exp(-2 N T lambda)."""
+    _, n, duty = _lora_load(sweep, values)
+    return math.exp(-2.0 * n * duty)
 
 
 def _poisson_coverage(sweep: Sweep, values: Values, metric: str) -> float:
@@ -112,23 +119,9 @@ def _shadowed_coverage(sweep: Sweep, values: Values, metric: str) -> float:
     return 1.0 - math.exp(-density_m2 * area_m2)
 
 
-def _bor_load(sweep: Sweep, values: Values) -> tuple[int, float]:
-    """Nodes N and the per-node chance ``2 T lambda`` of a frame start in a vulnerable window."""
-    cfg = sweep.spec_of(Run(0, 0, sweep.seeds[0], values)).config
-    cls = cfg.endpoint_classes[0]
-    airtime_s = cls.lora.airtime_s(cls.payload_bytes)
-    return int(cfg.topology.endpoints), 2.0 * airtime_s / cls.interval_s
-
-
-def _bor_simple(sweep: Sweep, values: Values, metric: str) -> float:
-    n, load = _bor_load(sweep, values)
-    return math.exp(-n * load)  # Bor et al. 2016, Eq. 12: exp(-2 N T lambda)
-
-
 def _bor_capture(sweep: Sweep, values: Values, metric: str) -> float:
-    cfg = sweep.spec_of(Run(0, 0, sweep.seeds[0], values)).config
-    n, load = _bor_load(sweep, values)
-    p = -math.expm1(-load)  # another node starts a frame within the vulnerable window
+    cfg, n, duty = _lora_load(sweep, values)
+    p = -math.expm1(-2.0 * duty)  # another node starts a frame within the vulnerable window
     # u = (d / R)^2 is uniform for nodes uniform in the disk; a node at u' < k u is received
     # less than 6 dB below (or above) the tagged node and destroys it (LoRaSim's power rule)
     k = 10.0 ** (2.0 * 6.0 / (10.0 * cfg.propagation.exponent))
@@ -185,7 +178,7 @@ REPRODUCTIONS: dict[str, Reproduction] = {
             "bor2016-simple.toml",
             "topology.endpoints",
             (("DER", "pdr"),),
-            _bor_simple,
+            _aloha,
             0.02,
             "Bor, Roedig, Voigt, Alonso, ACM MSWiM 2016, Eq. 12 and section 6",
             published=((("pdr", 200), 0.51),),
