@@ -96,9 +96,9 @@ def _poisson_coverage(sweep: Sweep, values: Values, metric: str) -> float:
 
 def _shadowed_coverage(sweep: Sweep, values: Values, metric: str) -> float:
     from scipy.integrate import quad
-    from scipy.special import ndtr
 
     from mesh.links import FREQUENCY_HZ, class_phy
+    from radios.propagation import shadowing_below
 
     cfg = sweep.spec_of(Run(0, 0, sweep.seeds[0], values)).config
     cls = cfg.endpoint_classes[0]
@@ -107,11 +107,10 @@ def _shadowed_coverage(sweep: Sweep, values: Values, metric: str) -> float:
     model = cfg.propagation
     sigma, clip = model.shadowing_sigma_db, model.shadowing_clip_sigma
     loss = model.loss_function(FREQUENCY_HZ[cls.link])
-    low, high = float(ndtr(-clip)), float(ndtr(clip))
 
-    def p_link(d_m: float) -> float:  # P(X <= B - PL(d)), X normal truncated at +-clip sigma
-        u = (budget_db - float(np.asarray(loss(np.array([d_m * d_m])))[0])) / sigma
-        return min(max((float(ndtr(u)) - low) / (high - low), 0.0), 1.0)
+    def p_link(d_m: float) -> float:  # P(X <= B - PL(d))
+        margin_db = budget_db - float(np.asarray(loss(np.array([d_m * d_m])))[0])
+        return float(shadowing_below(margin_db, sigma, clip))
 
     reach_m = model.max_range_m(budget_db, FREQUENCY_HZ[cls.link])
     area_m2, _ = quad(lambda d: p_link(d) * 2.0 * math.pi * d, 0.0, reach_m, limit=200)

@@ -35,10 +35,10 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from scipy.special import ndtr
 
 from mesh.config import EndpointConfig, SimConfig
 from mesh.links import FREQUENCY_HZ, class_phy
+from radios.propagation import shadowing_below
 from topologies import ROLE_ENDPOINT, SuburbParams, generate
 from topologies.suburb import layout
 
@@ -92,17 +92,9 @@ def _reach_by_bridges(
         for h in range(houses.shape[0]):
             d2 = (ex[:, None] - bx[h][None, :]) ** 2 + (ey[:, None] - by[h][None, :]) ** 2
             margin = budget_db - walls_db[:, None] - np.asarray(loss(d2.ravel())).reshape(d2.shape)
-            q[:, h] = _p_shadow_below(margin, sigma, clip).mean(axis=1)
+            q[:, h] = shadowing_below(margin, sigma, clip).mean(axis=1)
         total += 1.0 - _none_of_m(1.0 - q).mean(axis=0)
     return total / draws
-
-
-def _p_shadow_below(margin_db: np.ndarray, sigma_db: float, clip: float) -> np.ndarray:
-    """P(X <= margin), X normal (0, sigma) truncated at +-clip sigma (a step when sigma = 0)."""
-    if sigma_db == 0.0:
-        return (margin_db >= 0.0).astype(np.float64)
-    low, high = float(ndtr(-clip)), float(ndtr(clip))
-    return np.clip((ndtr(margin_db / sigma_db) - low) / (high - low), 0.0, 1.0)
 
 
 def _none_of_m(x: np.ndarray) -> np.ndarray:

@@ -51,6 +51,7 @@ __all__ = [
     "LogDistance",
     "PropagationModel",
     "fspl_db",
+    "shadowing_below",
     "shadowing_db",
 ]
 
@@ -375,6 +376,19 @@ def _as_node_ids(x: npt.ArrayLike, name: str) -> npt.NDArray[np.uint64]:
     if arr.size and int(arr.max()) >= _MAX_NODE_ID:
         raise ValueError(f"{name} must be node ids below 2**32")
     return arr.astype(np.uint64)
+
+
+def shadowing_below(margin_db: npt.ArrayLike, sigma_db: float, clip_sigma: float) -> FloatArray:
+    """P(X <= ``margin_db``) for the shadowing X of :func:`shadowing_db`: normal with standard
+    deviation ``sigma_db`` truncated at +-``clip_sigma`` standard deviations (the continuous
+    distribution its levels discretise); a step at 0 when ``sigma_db`` is 0. The chance that a
+    link with ``margin_db`` of budget left over the median loss closes."""
+    margin = np.asarray(margin_db, dtype=np.float64)
+    if sigma_db == 0.0:
+        return (margin >= 0.0).astype(np.float64)
+    low = 0.0 if math.isinf(clip_sigma) else float(ndtr(-clip_sigma))
+    high = 1.0 if math.isinf(clip_sigma) else float(ndtr(clip_sigma))
+    return np.asarray(np.clip((ndtr(margin / sigma_db) - low) / (high - low), 0.0, 1.0))
 
 
 def shadowing_db(

@@ -284,3 +284,17 @@ def test_shadowing_levels_and_id_range() -> None:
     np.testing.assert_allclose(levels, -levels[::-1], atol=1e-9)  # symmetric
     with pytest.raises(ValueError, match="below 2\\*\\*32"):
         prop.shadowing_db(1, [2**32], [0], 6.0, 3.0)
+
+
+def test_shadowing_below_is_the_truncated_normal_cdf() -> None:
+    from scipy.stats import truncnorm
+
+    from radios.propagation import shadowing_below
+
+    margin = np.linspace(-25.0, 25.0, 101)
+    expected = truncnorm.cdf(margin, -3.0, 3.0, scale=6.0)
+    np.testing.assert_allclose(shadowing_below(margin, 6.0, 3.0), expected, atol=1e-12)
+    assert shadowing_below(-18.0, 6.0, 3.0) == 0.0 and shadowing_below(18.0, 6.0, 3.0) == 1.0
+    np.testing.assert_array_equal(shadowing_below([-1e-9, 0.0, 2.0], 0.0, 3.0), [0.0, 1.0, 1.0])
+    # no truncation: the normal CDF
+    assert float(shadowing_below(6.0, 6.0, math.inf)) == pytest.approx(0.8413447460685429)
