@@ -56,7 +56,7 @@ def downlinks_csv(sim: SimResult) -> str:
         "bridge": d.bridge,
     }
     header = list(columns)
-    return _csv_text(header, zip(*(_fmt(np.asarray(columns[k])) for k in header), strict=True))
+    return rows_csv(header, zip(*(_fmt(np.asarray(columns[k])) for k in header), strict=True))
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,8 @@ def summary_json(summary: Mapping[str, Any]) -> str:
     return json.dumps(summary, indent=2, sort_keys=True, allow_nan=False) + "\n"
 
 
-def _csv_text(header: Sequence[str], rows: Any) -> str:
+def rows_csv(header: Sequence[str], rows: Any) -> str:
+    """A header and rows (sequences of cells) as CSV text, ``\\n`` line ends."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
@@ -150,7 +151,7 @@ def endpoints_csv(sim: SimResult) -> str:
 
 def table_csv(table: Mapping[str, np.ndarray]) -> str:
     header = list(table)
-    return _csv_text(header, zip(*(_fmt(np.asarray(table[k])) for k in header), strict=True))
+    return rows_csv(header, zip(*(_fmt(np.asarray(table[k])) for k in header), strict=True))
 
 
 def packets_csv(sim: SimResult) -> str:
@@ -177,7 +178,7 @@ def packets_csv(sim: SimResult) -> str:
         "hops": np.where(r.fate == DELIVERED, np.maximum(r.hops, 1), r.hops),
     }
     header = list(columns)
-    return _csv_text(header, zip(*(_fmt(np.asarray(columns[k])) for k in header), strict=True))
+    return rows_csv(header, zip(*(_fmt(np.asarray(columns[k])) for k in header), strict=True))
 
 
 def write_folder(out_dir: Path, files: Mapping[str, str]) -> Path:

@@ -41,9 +41,7 @@ address is a new device), and more than one board.
 from __future__ import annotations
 
 import asyncio
-import csv
 import dataclasses
-import io
 import json
 import math
 import threading
@@ -58,6 +56,7 @@ from experiments.ble.config import BleConfig
 from experiments.ble.handoff import Handoff
 from experiments.ble.scanner import Scanner
 from experiments.ble.uart import Backoff, Outage, UartLink
+from experiments.runner import rows_csv
 from experiments.spec import Spec
 from mesh.config import EndpointConfig
 from mesh.context import make_streams
@@ -480,7 +479,7 @@ class Bridge:
         """The result files: ``uplinks.csv``, ``downlinks.csv``, ``outages.csv``,
         ``devices.csv``, ``bridge.json``."""
         uplinks, downlinks = self.hooks.uplinks, self.hooks.downlinks
-        up = _csv(
+        up = rows_csv(
             (
                 "start_s",
                 "wall_s",
@@ -513,7 +512,7 @@ class Bridge:
                 for r in uplinks
             ],
         )
-        down = _csv(
+        down = rows_csv(
             ("sent_s", "node", "device", "size_bytes", "fate", "bridge", "delivered_s"),
             [
                 (
@@ -528,7 +527,7 @@ class Bridge:
                 for r in downlinks
             ],
         )
-        outages = _csv(
+        outages = rows_csv(
             ("address", "start_s", "end_s", "duration_s", "attempts", "reason"),
             [
                 (
@@ -542,7 +541,7 @@ class Bridge:
                 for o in self.outages
             ],
         )
-        devices = _csv(
+        devices = rows_csv(
             ("node", "address", "x_m", "y_m", "indoor", "joined_s"),
             [
                 (
@@ -567,11 +566,3 @@ class Bridge:
 
 def _num(value: float) -> str:
     return "" if not math.isfinite(value) else f"{value:.6f}"
-
-
-def _csv(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue()
