@@ -153,7 +153,9 @@ def _dask(sweep: Sweep, todo: list[Run], workers: int, scheduler: str | None) ->
                 n_workers=min(workers, len(todo)),
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
+                # a free port: None means the default 8787, which a second sweep (or any
+                # other Dask cluster on the machine) already holds
+                dashboard_address=":0",
             )
             client = Client(cluster)
     except OSError as err:

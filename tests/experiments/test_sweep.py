@@ -258,7 +258,7 @@ def test_sweep_runs_on_an_existing_dask_scheduler(tmp_path: Path) -> None:
     distributed = pytest.importorskip("distributed")
     spec = _sweep(tmp_path, '[sweep]\n"topology.bridges" = [1, 2]\n')
     with distributed.LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as cluster:
         result = CliRunner().invoke(
             main,
